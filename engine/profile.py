@@ -1,0 +1,380 @@
+"""Profiles: one TOML file per deployment, validated into typed sections before anything runs.
+
+A profile lives at `<config dir>/profiles/<name>.toml` (or anywhere, given as a path). Loading
+checks every field with the validators in `engine.validation`; an error names the file, the field
+and the rule. Overrides come from `--set section.key=value` and `AMLBATCH_<SECTION>_<KEY>`
+environment variables (flag > env > file) and are validated the same way. No secret is ever a
+profile field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from engine import paths
+from engine import validation as v
+from engine.errors import ProfileError
+from engine.fileio import write_atomic
+
+SCHEMA = 1
+TARGETS = ("local", "azure")
+AUTH_METHODS = ("cli", "device_code", "browser", "environment", "managed_identity", "default")
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _f(default: Any, check: v.Validator, help: str) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"check": check, "help": help})
+    return field(default=default, metadata={"check": check, "help": help})
+
+
+@dataclass
+class Account:
+    subscription_id: str = _f("", v.optional_guid, "Azure subscription id (azure target)")
+    tenant_id: str = _f("", v.optional_guid, "Entra tenant id; empty for the identity's home tenant")
+    auth: str = _f("cli", v.one_of(*AUTH_METHODS), "how to sign in")
+
+
+@dataclass
+class Workspace:
+    resource_group: str = _f("amlbatch-rg", v.resource_group, "resource group")
+    location: str = _f("westeurope", v.location, "Azure region")
+    name: str = _f("amlbatch-ws", v.workspace, "Azure ML workspace")
+
+
+@dataclass
+class Compute:
+    name: str = _f("cpu-cluster", v.compute, "AmlCompute cluster")
+    vm_size: str = _f("Standard_DS3_v2", v.vm_size, "VM size of the nodes")
+    min_nodes: int = _f(0, v.int_range(0, 1000), "nodes kept running when idle")
+    max_nodes: int = _f(2, v.int_range(1, 1000), "most nodes the cluster scales to")
+    idle_seconds: int = _f(120, v.int_range(0, 7 * 24 * 3600), "idle time before scale-down")
+    tier: str = _f("dedicated", v.one_of("dedicated", "low_priority"), "VM priority")
+
+
+@dataclass
+class Storage:
+    input_container: str = _f("amlbatch-input", v.container, "blob container for input data")
+    output_container: str = _f("amlbatch-output", v.container, "blob container for results")
+    input_datastore: str = _f("amlbatch_input", v.datastore, "datastore over the input container")
+    output_datastore: str = _f("amlbatch_output", v.datastore, "datastore over the output container")
+
+
+@dataclass
+class Data:
+    files: list = _f([], v.string_list, "local files to upload: paths or globs")
+    prefix: str = _f("data", v.text, "folder in the input container the files go to")
+
+
+@dataclass
+class Scorer:
+    folder: str = _f("", v.text, "scorer folder; empty for the bundled demo scorer")
+    script: str = _f("score.py", v.non_empty_text, "scoring script inside the folder")
+    model: str = _f("model", v.non_empty_text, "model file or folder inside the scorer folder")
+    model_name: str = _f("amlbatch-model", v.asset, "registered model name")
+    environment: str = _f("environment.yml", v.non_empty_text, "conda file inside the folder")
+    environment_name: str = _f("amlbatch-env", v.asset, "registered environment name")
+    image: str = _f("mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest", v.non_empty_text,
+                    "base image of the environment")
+
+
+@dataclass
+class Endpoint:
+    name: str = _f("", lambda x: None if x == "" else v.endpoint(x),
+                   "batch endpoint; empty for a stable name unique to this subscription")
+    deployment: str = _f("default", v.endpoint, "deployment name")
+    mini_batch_size: int = _f(10, v.int_range(1, 10000), "files per run() call")
+    instance_count: int = _f(1, v.int_range(1, 1000), "nodes a job uses")
+    max_concurrency_per_instance: int = _f(1, v.int_range(1, 256), "worker processes per node")
+    output_action: str = _f("append_row", v.one_of("append_row", "summary_only"), "what run() output does")
+    output_file_name: str = _f("predictions.csv", v.output_file_name, "results file name")
+    error_threshold: int = _f(-1, v.int_range(-1), "failed files tolerated; -1 never fails")
+    max_retries: int = _f(3, v.int_range(0, 100), "retries of a failed mini-batch")
+    timeout: int = _f(30, v.int_range(1, 24 * 3600), "seconds per mini-batch")
+    logging_level: str = _f("info", v.one_of("debug", "info", "warning", "error"), "scorer log level")
+
+
+@dataclass
+class Schedule:
+    frequency: str = _f("", v.one_of("", "minute", "hour", "day", "week", "month"),
+                        "recurrence; empty for no schedule")
+    interval: int = _f(1, v.int_range(1, 1000), "every N frequency units")
+    name: str = _f("amlbatch-schedule", v.endpoint, "schedule name")
+
+
+SECTIONS: dict[str, type] = {
+    "account": Account, "workspace": Workspace, "compute": Compute, "storage": Storage,
+    "data": Data, "scorer": Scorer, "endpoint": Endpoint, "schedule": Schedule,
+}
+TOP_LEVEL = ("schema", "target")
+
+
+@dataclass
+class Profile:
+    name: str
+    path: Path | None = None
+    target: str = "local"
+    account: Account = field(default_factory=Account)
+    workspace: Workspace = field(default_factory=Workspace)
+    compute: Compute = field(default_factory=Compute)
+    storage: Storage = field(default_factory=Storage)
+    data: Data = field(default_factory=Data)
+    scorer: Scorer = field(default_factory=Scorer)
+    endpoint: Endpoint = field(default_factory=Endpoint)
+    schedule: Schedule = field(default_factory=Schedule)
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the profile are taken from the profile file's folder."""
+        return self.path.parent if self.path else Path.cwd()
+
+    @property
+    def endpoint_name(self) -> str:
+        """The endpoint name, or a stable default: endpoint names are unique per region across
+        all of Azure, so the default carries a suffix from the subscription and resource group."""
+        if self.endpoint.name:
+            return self.endpoint.name
+        seed = f"{self.account.subscription_id}/{self.workspace.resource_group}".lower()
+        return f"amlbatch-{hashlib.sha256(seed.encode()).hexdigest()[:6]}"
+
+    @property
+    def scorer_dir(self) -> Path:
+        if not self.scorer.folder:
+            import scorer
+
+            return Path(scorer.__file__).parent
+        return self.resolve(self.scorer.folder)
+
+    def resolve(self, value: str) -> Path:
+        path = Path(os.path.expanduser(value))
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"schema": SCHEMA, "target": self.target}
+        for section in SECTIONS:
+            data[section] = dataclasses.asdict(getattr(self, section))
+        return data
+
+    def get(self, dotted: str) -> Any:
+        section, key = dotted.split(".", 1)
+        return getattr(getattr(self, section), key)
+
+
+def field_help(section: str, key: str) -> str:
+    for f in dataclasses.fields(SECTIONS[section]):
+        if f.name == key:
+            return f.metadata["help"]
+    raise KeyError(f"{section}.{key}")
+
+
+def check_field(section: str, key: str, value: Any) -> str | None:
+    """The rule `value` breaks for `section.key`, or None. The TUI validates inputs with this."""
+    for f in dataclasses.fields(SECTIONS[section]):
+        if f.name == key:
+            return f.metadata["check"](value)
+    raise KeyError(f"{section}.{key}")
+
+
+def check_profile_name(name: str) -> str | None:
+    if not _PROFILE_NAME.match(name):
+        return "1-64 characters: letters, digits, '_', '-' or '.', starting with a letter or digit"
+    return None
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def from_dict(name: str, data: Mapping[str, Any], source: str, path: Path | None = None) -> Profile:
+    """Build and validate a profile from parsed TOML. Raises ProfileError on the first problem."""
+    schema = data.get("schema", SCHEMA)
+    if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
+        raise ProfileError(source, "schema", f"must be a whole number >= 1 (got {_show(schema)})")
+    if schema > SCHEMA:
+        raise ProfileError(source, "schema", f"written by a newer amlbatch (schema {schema}); "
+                           f"this version reads schema {SCHEMA}: upgrade amlbatch")
+    profile = Profile(name=name, path=path)
+    for key, value in data.items():
+        if key in TOP_LEVEL:
+            continue
+        if key not in SECTIONS:
+            raise ProfileError(source, key, "unknown key" + _did_you_mean(key, [*TOP_LEVEL, *SECTIONS]))
+        if not isinstance(value, dict):
+            raise ProfileError(source, key, "must be a table ([" + key + "])")
+        section = getattr(profile, key)
+        known = [f.name for f in dataclasses.fields(section)]
+        for sub, sub_value in value.items():
+            if sub not in known:
+                raise ProfileError(source, f"{key}.{sub}", "unknown key" + _did_you_mean(sub, known))
+            rule = check_field(key, sub, sub_value)
+            if rule:
+                raise ProfileError(source, f"{key}.{sub}", f"{rule} (got {_show(sub_value)})")
+            setattr(section, sub, list(sub_value) if isinstance(sub_value, list) else sub_value)
+    target = data.get("target", "local")
+    if target not in TARGETS:
+        raise ProfileError(source, "target", f"one of 'local', 'azure' (got {_show(target)})")
+    profile.target = target
+    check_consistency(profile, source)
+    return profile
+
+
+def check_consistency(profile: Profile, source: str) -> None:
+    """Rules that tie two fields together."""
+    c = profile.compute
+    if c.max_nodes < c.min_nodes:
+        raise ProfileError(source, "compute.max_nodes",
+                           f"must be >= compute.min_nodes ({c.max_nodes} < {c.min_nodes})")
+    s = profile.storage
+    if s.input_container == s.output_container:
+        raise ProfileError(source, "storage.output_container",
+                           "must differ from storage.input_container (results would mix with input)")
+    if s.input_datastore == s.output_datastore:
+        raise ProfileError(source, "storage.output_datastore", "must differ from storage.input_datastore")
+    if profile.target == "azure" and not profile.account.subscription_id:
+        raise ProfileError(source, "account.subscription_id", "required when target = 'azure'")
+    if profile.endpoint.instance_count > c.max_nodes:
+        raise ProfileError(source, "endpoint.instance_count",
+                           f"must be <= compute.max_nodes ({profile.endpoint.instance_count} > {c.max_nodes})")
+
+
+# ---------------------------------------------------------------------------------- overrides
+
+def parse_value(raw: str) -> Any:
+    """A TOML value if it parses as one (4, true, ["a", "b"], "x"), else the raw text."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _coerce(section: str, key: str, value: Any) -> Any:
+    current = dataclasses.fields(SECTIONS[section])
+    kind = next(f for f in current if f.name == key).type
+    if kind == "list" and isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if kind == "str" and not isinstance(value, str):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return value
+
+
+def _apply(data: dict[str, Any], dotted: str, raw: str, source: str) -> None:
+    if dotted == "target":
+        data["target"] = raw
+        return
+    section, _, key = dotted.partition(".")
+    if section not in SECTIONS or not key:
+        raise ProfileError(source, dotted, "expected section.key, e.g. compute.max_nodes=4"
+                           + _did_you_mean(section, list(SECTIONS)))
+    known = [f.name for f in dataclasses.fields(SECTIONS[section])]
+    if key not in known:
+        raise ProfileError(source, dotted, "unknown key" + _did_you_mean(key, known))
+    data.setdefault(section, {})[key] = _coerce(section, key, parse_value(raw))
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
+    """(dotted key, raw value, source) for every AMLBATCH_<SECTION>_<KEY> variable."""
+    environ = os.environ if environ is None else environ
+    found = []
+    for name, raw in sorted(environ.items()):
+        if not name.startswith("AMLBATCH_"):
+            continue
+        rest = name[len("AMLBATCH_"):].lower()
+        if rest == "target":
+            found.append(("target", raw, name))
+            continue
+        section, _, key = rest.partition("_")
+        if section in SECTIONS:
+            found.append((f"{section}.{key}", raw, name))
+    return found
+
+
+def apply_overrides(data: dict[str, Any], sets: list[str], environ: Mapping[str, str] | None = None,
+                    ) -> dict[str, Any]:
+    """Layer env variables, then --set flags, over parsed TOML (flag > env > file)."""
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for dotted, raw, source in env_overrides(environ):
+        _apply(data, dotted, raw, source)
+    for item in sets:
+        dotted, sep, raw = item.partition("=")
+        if not sep:
+            raise ProfileError("--set", item, "expected section.key=value")
+        _apply(data, dotted.strip(), raw.strip(), f"--set {dotted.strip()}")
+    return data
+
+
+# ------------------------------------------------------------------------------ load and save
+
+def profile_path(name: str) -> Path:
+    return paths.profiles_dir() / f"{name}.toml"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProfileError(path.name, "", f"no such profile file: {path}") from None
+    except OSError as exc:
+        raise ProfileError(path.name, "", f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ProfileError(path.name, "", "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(path.name, "", f"not valid TOML: {exc}") from None
+
+
+def locate(name_or_path: str) -> tuple[str, Path]:
+    """A profile name (looked up in the profiles folder) or a path to a .toml file."""
+    if name_or_path.endswith(".toml") or os.sep in name_or_path or "/" in name_or_path:
+        path = Path(name_or_path).expanduser().resolve()
+        return path.stem, path
+    rule = check_profile_name(name_or_path)
+    if rule:
+        raise ProfileError("--profile", name_or_path, rule)
+    return name_or_path, profile_path(name_or_path)
+
+
+def load(name_or_path: str, sets: list[str] = (), environ: Mapping[str, str] | None = None) -> Profile:
+    name, path = locate(name_or_path)
+    data = read_toml(path)
+    source = path.name
+    merged = apply_overrides(data, list(sets), environ)
+    if merged != data:
+        source = f"{path.name} (with overrides)"
+    return from_dict(name, merged, source, path)
+
+
+def dumps(profile: Profile) -> str:
+    import tomli_w
+
+    return tomli_w.dumps(profile.to_dict())
+
+
+def save(profile: Profile, path: Path | None = None) -> Path:
+    """Write atomically; the previous file stays whole until the new one is complete."""
+    path = path or profile.path or profile_path(profile.name)
+    text = "# amlbatch profile - see `amlbatch --help`. No secrets belong here.\n" + dumps(profile)
+    # Validate what we are about to write by reading it back first: never save a file we would refuse.
+    from_dict(profile.name, tomllib.loads(text), path.name, path)
+    write_atomic(path, text.encode())
+    profile.path = path
+    return path
+
+
+def list_profiles() -> list[Path]:
+    folder = paths.profiles_dir()
+    return sorted(folder.glob("*.toml")) if folder.is_dir() else []

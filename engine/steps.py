@@ -1,0 +1,72 @@
+"""The provisioning steps, their order and what each needs. Both targets share this graph.
+
+A target implements, for each step key K:
+  check_K(ctx) -> Check        look, change nothing (plan mode stops here)
+  apply_K(ctx, check) -> Done  make what check found missing or different
+and, for tear-down:
+  check_delete_K(ctx) -> Check
+  delete_K(ctx, check) -> Done
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.events import NO_CHANGE
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    key: str
+    title: str
+    needs: tuple[str, ...] = ()
+
+
+STEPS: tuple[StepSpec, ...] = (
+    StepSpec("resource_group", "Resource group"),
+    StepSpec("workspace", "Workspace", ("resource_group",)),
+    StepSpec("containers", "Storage containers", ("workspace",)),
+    StepSpec("upload", "Data upload", ("containers",)),
+    StepSpec("compute", "Compute cluster", ("workspace",)),
+    StepSpec("datastores", "Datastores", ("containers",)),
+    StepSpec("assets", "Environment, model and code", ("workspace",)),
+    StepSpec("endpoint", "Batch endpoint", ("workspace",)),
+    StepSpec("deployment", "Deployment", ("endpoint", "assets", "compute", "datastores")),
+    StepSpec("schedule", "Schedule", ("deployment", "upload")),
+)
+STEP_KEYS = tuple(s.key for s in STEPS)
+TITLES = {s.key: s.title for s in STEPS}
+
+
+def reversed_graph() -> tuple[StepSpec, ...]:
+    """Tear-down order: a step runs once everything that needed it is gone."""
+    dependents: dict[str, list[str]] = {s.key: [] for s in STEPS}
+    for spec in STEPS:
+        for need in spec.needs:
+            dependents[need].append(spec.key)
+    return tuple(StepSpec(s.key, s.title, tuple(dependents[s.key])) for s in reversed(STEPS))
+
+
+@dataclass
+class Check:
+    """What a step found. plan: create | update | delete | none | skip | fail."""
+
+    plan: str
+    detail: str = ""
+    value: Any = None  # handed to apply and to the steps that depend on this one
+
+    @property
+    def changes(self) -> bool:
+        return self.plan in ("create", "update", "delete")
+
+
+@dataclass
+class Done:
+    outcome: str  # created | updated | exists | skipped | deleted
+    detail: str = ""
+    value: Any = None
+
+
+def none(detail: str, value: Any = None) -> Check:
+    return Check(NO_CHANGE, detail, value)
