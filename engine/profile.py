@@ -77,10 +77,10 @@ class Data:
 @dataclass
 class Scorer:
     folder: str = _f("", v.text, "scorer folder; empty for the bundled demo scorer")
-    script: str = _f("score.py", v.non_empty_text, "scoring script inside the folder")
-    model: str = _f("model", v.non_empty_text, "model file or folder inside the scorer folder")
+    script: str = _f("score.py", v.relative_path, "scoring script inside the folder")
+    model: str = _f("model", v.relative_path, "model file or folder inside the scorer folder")
     model_name: str = _f("amlbatch-model", v.asset, "registered model name")
-    environment: str = _f("environment.yml", v.non_empty_text, "conda file inside the folder")
+    environment: str = _f("environment.yml", v.relative_path, "conda file inside the folder")
     environment_name: str = _f("amlbatch-env", v.asset, "registered environment name")
     image: str = _f("mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest", v.non_empty_text,
                     "base image of the environment")
@@ -199,8 +199,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def from_dict(name: str, data: Mapping[str, Any], source: str, path: Path | None = None) -> Profile:
-    """Build and validate a profile from parsed TOML. Raises ProfileError on the first problem."""
+def from_dict(name: str, data: Mapping[str, Any], source: str, path: Path | None = None,
+              origins: Mapping[str, str] | None = None) -> Profile:
+    """Build and validate a profile from parsed TOML. Raises ProfileError on the first problem.
+
+    `origins` names where an overridden field came from (`--set`, an environment variable), so
+    its error points there rather than at the file."""
+    origins = origins or {}
     schema = data.get("schema", SCHEMA)
     if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
         raise ProfileError(source, "schema", f"must be a whole number >= 1 (got {_show(schema)})")
@@ -222,11 +227,12 @@ def from_dict(name: str, data: Mapping[str, Any], source: str, path: Path | None
                 raise ProfileError(source, f"{key}.{sub}", "unknown key" + _did_you_mean(sub, known))
             rule = check_field(key, sub, sub_value)
             if rule:
-                raise ProfileError(source, f"{key}.{sub}", f"{rule} (got {_show(sub_value)})")
+                raise ProfileError(origins.get(f"{key}.{sub}", source), f"{key}.{sub}",
+                                   f"{rule} (got {_show(sub_value)})")
             setattr(section, sub, list(sub_value) if isinstance(sub_value, list) else sub_value)
     target = data.get("target", "local")
     if target not in TARGETS:
-        raise ProfileError(source, "target", f"one of 'local', 'azure' (got {_show(target)})")
+        raise ProfileError(origins.get("target", source), "target", f"one of 'local', 'azure' (got {_show(target)})")
     profile.target = target
     check_consistency(profile, source)
     return profile
@@ -271,9 +277,10 @@ def _coerce(section: str, key: str, value: Any) -> Any:
     return value
 
 
-def _apply(data: dict[str, Any], dotted: str, raw: str, source: str) -> None:
+def _apply(data: dict[str, Any], dotted: str, raw: str, source: str, origins: dict[str, str]) -> None:
     if dotted == "target":
         data["target"] = raw
+        origins["target"] = source
         return
     section, _, key = dotted.partition(".")
     if section not in SECTIONS or not key:
@@ -283,6 +290,7 @@ def _apply(data: dict[str, Any], dotted: str, raw: str, source: str) -> None:
     if key not in known:
         raise ProfileError(source, dotted, "unknown key" + _did_you_mean(key, known))
     data.setdefault(section, {})[key] = _coerce(section, key, parse_value(raw))
+    origins[dotted] = source
 
 
 def env_overrides(environ: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
@@ -303,17 +311,20 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> list[tuple[str, s
 
 
 def apply_overrides(data: dict[str, Any], sets: list[str], environ: Mapping[str, str] | None = None,
-                    ) -> dict[str, Any]:
-    """Layer env variables, then --set flags, over parsed TOML (flag > env > file)."""
+                    ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Layer env variables, then --set flags, over parsed TOML (flag > env > file).
+
+    Returns the merged data and, per overridden field, where its value came from."""
     data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    origins: dict[str, str] = {}
     for dotted, raw, source in env_overrides(environ):
-        _apply(data, dotted, raw, source)
+        _apply(data, dotted, raw, source, origins)
     for item in sets:
         dotted, sep, raw = item.partition("=")
         if not sep:
             raise ProfileError("--set", item, "expected section.key=value")
-        _apply(data, dotted.strip(), raw.strip(), f"--set {dotted.strip()}")
-    return data
+        _apply(data, dotted.strip(), raw.strip(), "--set", origins)
+    return data, origins
 
 
 # ------------------------------------------------------------------------------ load and save
@@ -351,11 +362,9 @@ def locate(name_or_path: str) -> tuple[str, Path]:
 def load(name_or_path: str, sets: list[str] = (), environ: Mapping[str, str] | None = None) -> Profile:
     name, path = locate(name_or_path)
     data = read_toml(path)
-    source = path.name
-    merged = apply_overrides(data, list(sets), environ)
-    if merged != data:
-        source = f"{path.name} (with overrides)"
-    return from_dict(name, merged, source, path)
+    merged, origins = apply_overrides(data, list(sets), environ)
+    source = f"{path.name} (with overrides)" if origins else path.name
+    return from_dict(name, merged, source, path, origins)
 
 
 def dumps(profile: Profile) -> str:
@@ -367,12 +376,22 @@ def dumps(profile: Profile) -> str:
 def save(profile: Profile, path: Path | None = None) -> Path:
     """Write atomically; the previous file stays whole until the new one is complete."""
     path = path or profile.path or profile_path(profile.name)
+    if profile.base_dir.resolve() != path.parent.resolve():
+        _make_paths_absolute(profile)
     text = "# amlbatch profile - see `amlbatch --help`. No secrets belong here.\n" + dumps(profile)
     # Validate what we are about to write by reading it back first: never save a file we would refuse.
     from_dict(profile.name, tomllib.loads(text), path.name, path)
     write_atomic(path, text.encode())
     profile.path = path
     return path
+
+
+def _make_paths_absolute(profile: Profile) -> None:
+    """Relative paths are read from the profile's folder: keep them pointing at the same files
+    when the profile is saved somewhere else."""
+    if profile.scorer.folder:
+        profile.scorer.folder = str(profile.resolve(profile.scorer.folder))
+    profile.data.files = [str(profile.resolve(entry)) for entry in profile.data.files]
 
 
 def list_profiles() -> list[Path]:

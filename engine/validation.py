@@ -137,6 +137,16 @@ def text(value: object) -> str | None:
     return None if isinstance(value, str) else "must be a string"
 
 
+def relative_path(value: object) -> str | None:
+    """A path inside the scorer folder: relative, and not climbing out of it."""
+    if not isinstance(value, str) or not value.strip():
+        return "must not be empty"
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith(("/", "~")) or ".." in parts:
+        return "a path inside the scorer folder (relative, no '..')"
+    return None
+
+
 def string_list(value: object) -> str | None:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         return "must be a list of non-empty strings"

@@ -18,3 +18,32 @@ def amlbatch_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("AMLBATCH_HOME", str(home))
     monkeypatch.setenv("NO_COLOR", "1")
     return home
+
+
+def write_scorer(folder: Path) -> Path:
+    """A minimal user scorer folder (contract files only), for tests that provision but do not score."""
+    (folder / "model").mkdir(parents=True, exist_ok=True)
+    (folder / "score.py").write_text("def init():\n    pass\n\n\ndef run(mini_batch):\n    return []\n")
+    (folder / "environment.yml").write_text("name: test\ndependencies:\n  - python=3.11\n")
+    (folder / "model" / "weights.bin").write_bytes(b"\x00\x01\x02")
+    return folder
+
+
+@pytest.fixture
+def make_profile(tmp_path: Path):
+    """Write a local-target profile file with its own scorer folder and data files; returns its path.
+
+    Extra TOML text is appended, so a test can add sections or override keys."""
+
+    def make(extra: str = "", files: int = 3, name: str = "test") -> Path:
+        data = tmp_path / "data"
+        data.mkdir(exist_ok=True)
+        for i in range(files):
+            (data / f"part-{i}.csv").write_text(f"id,value\n{i},{i * 2}\n")
+        write_scorer(tmp_path / "myscorer")
+        path = tmp_path / f"{name}.toml"
+        text = 'schema = 1\ntarget = "local"\n\n[data]\nfiles = ["data/*.csv"]\n\n[scorer]\nfolder = "myscorer"\n'
+        path.write_text(text + extra)
+        return path
+
+    return make

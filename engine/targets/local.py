@@ -28,6 +28,7 @@ from engine import paths
 from engine.datafiles import DataFile, expand, file_md5
 from engine.errors import StepError
 from engine.fileio import read_json, write_json
+from engine.localjob import LocalJobs
 from engine.run import StepContext
 from engine.steps import Check, Done, none
 
@@ -59,7 +60,7 @@ def _copy_tree(source: Path, dest: Path, ignore=CODE_IGNORE) -> None:
     tmp.rename(dest)
 
 
-class LocalTarget:
+class LocalTarget(LocalJobs):
     """Implements check_*/apply_* and check_delete_*/delete_* for every step on disk."""
 
     def __init__(self, profile, emit, cancel):

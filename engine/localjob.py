@@ -1,0 +1,276 @@
+"""Scoring runs on the local target.
+
+A submitted job runs in its own detached host process (`python -m engine.localjob JOB_DIR`), as a
+job on a cluster would: the submitter can follow it, stop following, or exit, and the job goes on.
+The host writes the job's events to JOB_DIR/events.jsonl and its state to JOB_DIR/job.json;
+following a job is reading that file. Canceling writes JOB_DIR/cancel and signals the host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from engine import events as ev
+from engine.errors import AmlBatchError, StepError
+from engine.fileio import read_json, write_json
+from engine.jobs import JobInfo, new_job_id
+
+CANCEL_MARKER = "cancel"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LocalJobs:
+    """The job half of LocalTarget (mixed in): submit, follow, list, cancel, results."""
+
+    profile: Any
+    ws_dir: Path
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.ws_dir / "jobs"
+
+    def _job_dir(self, job_id: str) -> Path:
+        path = self.jobs_dir / job_id
+        if "/" in job_id or job_id.startswith(".") or not (path / "job.json").exists():
+            raise AmlBatchError(f"no scoring run '{job_id}' for profile '{self.profile.name}' "
+                                "(list them with --jobs)")
+        return path
+
+    def _input_files(self, input_path: str | None) -> tuple[list[str], str]:
+        if input_path:
+            root = Path(input_path).expanduser().resolve()
+            files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+            if not files:
+                raise AmlBatchError(f"--input: no files in {root}")
+            return [str(p) for p in files], str(root)
+        account = self.storage_account()
+        prefix = self.profile.data.prefix.strip("/")
+        container = self.container_dir(account, self.profile.storage.input_container) / "blobs"
+        root = container / prefix if prefix else container
+        files = sorted(str(p) for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+        if not files:
+            raise AmlBatchError(f"no uploaded data under {self.profile.storage.input_container}/{prefix}: "
+                                "add files to data.files and provision, or pass --input PATH")
+        uri = f"azureml://datastores/{self.profile.storage.input_datastore}/paths/{prefix}"
+        return files, uri
+
+    def submit_job(self, input_path: str | None) -> JobInfo:
+        deployment = self._read(self.deployment_file)
+        endpoint = self._read(self.endpoint_file)
+        if not deployment or not endpoint or endpoint.get("default_deployment") != deployment["name"]:
+            raise StepError(f"endpoint '{self.profile.endpoint_name}' has no default deployment yet: "
+                            "provision first (amlbatch --profile NAME --yes)")
+        settings = deployment["settings"]
+        files, input_label = self._input_files(input_path)
+        job_id = new_job_id(self.profile)
+        job_dir = self.jobs_dir / job_id
+        account = self.storage_account()
+        output_dir = (self.container_dir(account, self.profile.storage.output_container) / "blobs"
+                      / self.profile.endpoint_name / job_id)
+        model_name, model_version = settings["model"].split(":", 1)
+        code_name, code_version = settings["code"].split(":", 1)
+        job = JobInfo(job_id, "Queued", time.time(), input=input_label, output=str(output_dir))
+        spec = {
+            "files": files,
+            "code_dir": str(self._asset_dir("code", code_name, code_version)),
+            "model_dir": str(self._asset_dir("model", model_name, model_version)),
+            "script": settings["scoring_script"],
+            "settings": {k: settings[k] for k in (
+                "mini_batch_size", "instance_count", "max_concurrency_per_instance", "output_action",
+                "output_file_name", "error_threshold", "max_retries", "timeout", "logging_level")},
+            "output_dir": str(output_dir),
+        }
+        (job_dir / "logs").mkdir(parents=True)
+        write_json(job_dir / "spec.json", spec)
+        write_json(job_dir / "job.json", job.to_dict())
+        (job_dir / "events.jsonl").touch()
+        with open(job_dir / "logs" / "host.txt", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "engine.localjob", str(job_dir)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                cwd=str(job_dir),
+            )
+        (job_dir / "pid").write_text(str(process.pid))
+        self._children = getattr(self, "_children", []) + [process]
+        return job
+
+    def get_job(self, job_id: str) -> JobInfo:
+        job_dir = self._job_dir(job_id)
+        job = JobInfo.from_dict(read_json(job_dir / "job.json"))
+        if not job.finished and not self._host_alive(job_dir):
+            # The host died without writing its end state (killed, machine restarted).
+            job = JobInfo.from_dict(read_json(job_dir / "job.json"))  # it may have just finished
+            if not job.finished:
+                job.status, job.error = "Failed", "the job's host process exited unexpectedly"
+                write_json(job_dir / "job.json", job.to_dict())
+        return job
+
+    def _host_alive(self, job_dir: Path) -> bool:
+        for child in getattr(self, "_children", []):
+            child.poll()  # reap our own finished hosts so they do not linger as zombies
+        try:
+            pid = int((job_dir / "pid").read_text())
+        except (FileNotFoundError, ValueError):
+            return True  # being started right now
+        return _alive(pid) and not _is_zombie(pid)
+
+    def list_jobs(self) -> list[JobInfo]:
+        if not self.jobs_dir.is_dir():
+            return []
+        return [self.get_job(p.parent.name) for p in self.jobs_dir.glob("*/job.json")]
+
+    def cancel_job(self, job_id: str) -> None:
+        job_dir = self._job_dir(job_id)
+        (job_dir / CANCEL_MARKER).touch()
+        try:
+            os.kill(int((job_dir / "pid").read_text()), signal.SIGTERM)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            pass
+
+    def follow_job(self, job_id: str, emit: ev.Emit, cancel: Any) -> JobInfo:
+        """Replay the job's events as the host writes them, until its JobFinished event."""
+        job_dir = self._job_dir(job_id)
+        asked_to_cancel = False
+        with open(job_dir / "events.jsonl", encoding="utf-8") as handle:
+            pending = ""
+            while True:
+                pending += handle.read()
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    if line.strip():
+                        event = ev.from_dict(json.loads(line))
+                        emit(event)
+                        if isinstance(event, ev.JobFinished):
+                            return self.get_job(job_id)
+                if lines:
+                    continue
+                if cancel.canceled and not asked_to_cancel:
+                    asked_to_cancel = True
+                    self.cancel_job(job_id)
+                if not self._host_alive(job_dir):
+                    rest = handle.read()
+                    if rest:
+                        pending += rest
+                        continue
+                    # The host is gone without a last event: report what job.json says.
+                    job = self.get_job(job_id)
+                    emit(ev.JobFinished(job_id, job.status, job.rows, job.failures, job.duration,
+                                        job.output, job.error))
+                    return job
+                time.sleep(0.05)
+
+    def download_results(self, job_id: str, out_dir: Path) -> list[Path]:
+        job = self.get_job(job_id)
+        source = Path(job.output)
+        files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else []
+        copied = []
+        for path in files:
+            dest = out_dir / path.relative_to(source)
+            if dest.exists() and dest.read_bytes() != path.read_bytes():
+                raise AmlBatchError(f"{dest} exists and differs; choose another --out folder")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+            copied.append(dest)
+        return copied
+
+    def preview_rows(self, job_id: str, limit: int) -> list[str]:
+        job = self.get_job(job_id)
+        spec = read_json(self._job_dir(job_id) / "spec.json")
+        path = Path(job.output) / spec["settings"]["output_file_name"]
+        rows = []
+        if path.is_file():
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                for line in handle:
+                    rows.append(line.rstrip("\n"))
+                    if len(rows) >= limit:
+                        break
+        return rows
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+# ----------------------------------------------------------------------------------- the host
+
+class _FileCancel:
+    """Canceled when the cancel marker appears or SIGTERM arrives."""
+
+    def __init__(self, job_dir: Path):
+        self.marker = job_dir / CANCEL_MARKER
+        self._event = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: self._event.set())
+
+    @property
+    def canceled(self) -> bool:
+        if not self._event.is_set() and self.marker.exists():
+            self._event.set()
+        return self._event.is_set()
+
+    def is_set(self) -> bool:
+        return self.canceled
+
+    def wait(self, seconds: float) -> bool:
+        return self._event.wait(seconds) or self.canceled
+
+
+def host(job_dir: Path) -> int:
+    from engine.batchrun import BatchSettings, run_batch
+
+    spec = read_json(job_dir / "spec.json")
+    job = JobInfo.from_dict(read_json(job_dir / "job.json"))
+    events = open(job_dir / "events.jsonl", "a", encoding="utf-8")
+    lock = threading.Lock()
+
+    def emit(event: ev.Event) -> None:
+        with lock:
+            events.write(json.dumps(event.to_dict(), default=str) + "\n")
+            events.flush()
+
+    cancel = _FileCancel(job_dir)
+    job.status = "Running"
+    write_json(job_dir / "job.json", job.to_dict())
+    emit(ev.JobStatus(job.job_id, "Running"))
+    start = time.monotonic()
+    try:
+        result = run_batch(
+            job.job_id, [Path(f) for f in spec["files"]], Path(spec["code_dir"]), spec["script"],
+            Path(spec["model_dir"]), BatchSettings(**spec["settings"]), Path(spec["output_dir"]),
+            job_dir / "logs", emit, cancel,
+        )
+        job.status, job.rows, job.error = result.status, result.rows, result.error
+        job.failed_files = [[str(f), str(e)] for f, e in result.failures]
+        job.failures = len(result.failures)
+    except Exception as exc:  # the runner itself broke: the job fails with the reason
+        job.status, job.error = "Failed", f"{type(exc).__name__}: {exc}"
+    job.duration = round(time.monotonic() - start, 3)
+    write_json(job_dir / "job.json", job.to_dict())
+    emit(ev.JobFinished(job.job_id, job.status, job.rows, job.failures, job.duration, job.output, job.error))
+    events.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(host(Path(sys.argv[1])))
