@@ -77,7 +77,7 @@ class LocalJobs:
         endpoint = self._read(self.endpoint_file)
         if not deployment or not endpoint or endpoint.get("default_deployment") != deployment["name"]:
             raise StepError(f"endpoint '{self.profile.endpoint_name}' has no default deployment yet: "
-                            "provision first (amlbatch --profile NAME --yes)")
+                            f"provision first (amlbatch --profile {self.profile.name} --yes)")
         settings = deployment["settings"]
         files, input_label = self._input_files(input_path)
         job_id = new_job_id(self.profile)
@@ -252,7 +252,6 @@ def host(job_dir: Path) -> int:
     cancel = _FileCancel(job_dir)
     job.status = "Running"
     write_json(job_dir / "job.json", job.to_dict())
-    emit(ev.JobStatus(job.job_id, "Running"))
     start = time.monotonic()
     try:
         result = run_batch(
@@ -262,7 +261,7 @@ def host(job_dir: Path) -> int:
         )
         job.status, job.rows, job.error = result.status, result.rows, result.error
         job.failed_files = [[str(f), str(e)] for f, e in result.failures]
-        job.failures = len(result.failures)
+        job.failures = result.failed_files
     except Exception as exc:  # the runner itself broke: the job fails with the reason
         job.status, job.error = "Failed", f"{type(exc).__name__}: {exc}"
     job.duration = round(time.monotonic() - start, 3)

@@ -181,6 +181,40 @@ class HumanRenderer:
                f"{fmt_duration(e.duration).rjust(8)}  {text}"
         self.write_line(line.rstrip())
 
+    # -- scoring runs
+    def on_job_submitted(self, e: ev.JobSubmitted) -> None:
+        self.write_line(self.paint(f"Submitted scoring run {e.job_id}", "1"))
+        self.write_line(f"  input:  {e.input}\n  output: {e.output}")
+        with self._lock:
+            self.running["job"] = time.monotonic()
+            self.titles["job"] = "scoring"
+        if self._ticker is None:
+            self._ticker = threading.Thread(target=self._tick, daemon=True, name="status")
+            self._ticker.start()
+
+    def on_job_status(self, e: ev.JobStatus) -> None:
+        self.write_line(f"  {e.status}" + (f": {e.message}" if e.message else ""))
+
+    def on_job_progress(self, e: ev.JobProgress) -> None:
+        total = max(e.mini_batches_total, 1)
+        filled = int(20 * e.mini_batches_done / total)
+        bar = "#" * filled + "." * (20 - filled)
+        with self._lock:
+            self.progress["job"] = (f"[{bar}] {e.mini_batches_done}/{e.mini_batches_total} mini-batches, "
+                                    f"{e.files_done}/{e.files_total} files, {e.rows:,} rows, "
+                                    f"{e.failures} failed ")
+
+    def on_job_log(self, e: ev.JobLog) -> None:
+        if e.level in ("warning", "error") or self.verbose:
+            code = {"warning": "33", "error": "31"}.get(e.level, "2")
+            for line in e.message.splitlines() or [""]:
+                self.write_line(self.paint(f"    {e.source}: {line}", code))
+
+    def on_job_finished(self, e: ev.JobFinished) -> None:
+        with self._lock:
+            self.running.pop("job", None)
+            self.progress.pop("job", None)
+
     def on_sign_in_prompt(self, e: ev.SignInPrompt) -> None:
         self.write_line(self.paint(e.message, "1;33"))
 
