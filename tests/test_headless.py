@@ -176,3 +176,14 @@ def test_a_locked_profile_is_refused_with_a_clear_message(make_profile) -> None:
         result = amlbatch("--profile", str(path), "--yes")
     assert result.returncode == 2
     assert "profile 'test' is already being run (pid 4242, started 10:00:00)" in result.stderr
+
+
+def test_teardown_works_after_the_users_files_are_gone(make_profile, tmp_path: Path) -> None:
+    import shutil
+
+    path = str(make_profile())
+    assert main(["--profile", path, "--yes"]) == 0
+    shutil.rmtree(tmp_path / "data")
+    shutil.rmtree(tmp_path / "myscorer")
+    assert main(["--profile", path, "--teardown", "--yes"]) == 0
+    assert not [p for p in paths.local_cloud_dir().rglob("*") if p.is_file()]

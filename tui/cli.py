@@ -166,7 +166,8 @@ def run_headless(args: argparse.Namespace) -> Exit:
 
     from engine import run
 
-    run.preflight(profile)
+    if not args.teardown:  # tear-down must work even when the user's files are gone
+        run.preflight(profile)
     cancel = run.CancelToken()
     renderer = make_renderer(args)
     say = (lambda text: print(f"\namlbatch: {text}", file=sys.stderr))

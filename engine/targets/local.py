@@ -419,10 +419,11 @@ class LocalTarget(LocalJobs):
         s, folder = self.profile.scorer, self.profile.scorer_dir
         env_hash = hashlib.sha256((folder / s.environment).read_bytes() + s.image.encode()).hexdigest()[:12]
         model_rel = Path(s.model).as_posix()
+        names = self.asset_names()
         return {
-            "environment": (s.environment_name, env_hash),
-            "model": (s.model_name, tree_hash(folder / s.model)),
-            "code": (f"{s.model_name}-code", tree_hash(folder, skip=(model_rel,))),
+            "environment": (names["environment"], env_hash),
+            "model": (names["model"], tree_hash(folder / s.model)),
+            "code": (names["code"], tree_hash(folder, skip=(model_rel,))),
         }
 
     def _asset_dir(self, kind: str, name: str, version: str) -> Path:
@@ -464,9 +465,13 @@ class LocalTarget(LocalJobs):
             ctx.log(f"registered {kind} {name}:{version}")
         return Done("created", "registered " + ", ".join(made), versions)
 
+    def asset_names(self) -> dict[str, str]:
+        s = self.profile.scorer
+        return {"environment": s.environment_name, "model": s.model_name, "code": f"{s.model_name}-code"}
+
     def check_delete_assets(self, ctx: StepContext) -> Check:
         mine = []
-        for kind, (name, _) in self.asset_versions().items():
+        for kind, name in self.asset_names().items():
             folder = self._asset_dir(kind, name, "x").parent
             if folder.is_dir():
                 mine += [p.parent for p in folder.glob("*/asset.json") if self.ours(self._read(p))]

@@ -40,8 +40,9 @@ class StepChecklist(DataTable):
     StepChecklist { height: auto; max-height: 14; }
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, show_time: bool = True, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, show_cursor=True, **kwargs)
+        self.show_time = show_time
         self.started: dict[str, float] = {}
         self.states: dict[str, str] = {}
         self.titles: dict[str, str] = {}
@@ -50,7 +51,8 @@ class StepChecklist(DataTable):
         self.add_column(" ", key="glyph", width=1)
         self.add_column("Step", key="title")
         self.add_column("Status", key="status", width=12)
-        self.add_column("Time", key="time", width=10)
+        if self.show_time:
+            self.add_column("Time", key="time", width=10)
         self.add_column("Detail", key="detail")
 
     def _style(self, state: str) -> str:
@@ -66,8 +68,10 @@ class StepChecklist(DataTable):
         self.states = {k: PENDING for k in keys}
         self.titles = dict(zip(keys, titles or keys))
         for key in keys:
-            self.add_row(self._glyph(PENDING), self.titles[key], Text("pending", style="dim"), "", "",
-                         key=key)
+            cells = [self._glyph(PENDING), self.titles[key], Text("pending", style="dim"), "", ""]
+            if not self.show_time:
+                del cells[3]
+            self.add_row(*cells, key=key)
 
     def start(self, step: str, now: float) -> None:
         if step not in self.states:
@@ -76,7 +80,7 @@ class StepChecklist(DataTable):
         self.states[step] = RUNNING
         self.update_cell(step, "glyph", self._glyph(RUNNING))
         self.update_cell(step, "status", Text("running", style=self._style(RUNNING)))
-        self.update_cell(step, "time", "0 s")
+        self._time(step, "0 s")
 
     def progress(self, step: str, text: str) -> None:
         if self.states.get(step) == RUNNING:
@@ -93,7 +97,7 @@ class StepChecklist(DataTable):
             word = Glyphs.PLAN_WORDS.get(event.plan, event.plan)
         self.update_cell(step, "glyph", self._glyph(event.outcome))
         self.update_cell(step, "status", Text(word, style=self._style(event.outcome)))
-        self.update_cell(step, "time", fmt_duration(event.duration))
+        self._time(step, fmt_duration(event.duration))
         detail = event.error or event.detail
         self.update_cell(step, "detail", Text(detail.splitlines()[0] if detail else "",
                                               style=self._style("failed") if event.error else ""))
@@ -101,7 +105,11 @@ class StepChecklist(DataTable):
     def tick(self, now: float) -> None:
         """Redraw the elapsed time of running steps."""
         for step, started in self.started.items():
-            self.update_cell(step, "time", f"{int(now - started)} s")
+            self._time(step, f"{int(now - started)} s")
+
+    def _time(self, step: str, text: str) -> None:
+        if self.show_time:
+            self.update_cell(step, "time", text)
 
     @property
     def running(self) -> list[str]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.content import Content
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
@@ -116,15 +116,15 @@ class FieldInput(Vertical):
         self._value: Any = None
 
     def compose(self) -> ComposeResult:
-        yield Label(Content.assemble((self.label, "bold"), (f"  {self.dotted}", "dim"),
-                                     f" · {self.help}"), classes="field-label")
+        yield Label(Text.assemble((self.label, "bold"), " · ", (self.dotted, "dim italic"),
+                                  f" · {self.help}" if self.help else ""), classes="field-label")
         if self.dotted in CHOICES:
             options = [(CHOICE_LABELS.get(c, c), c) for c in CHOICES[self.dotted]]
             value = self.initial if self.initial in CHOICES[self.dotted] else CHOICES[self.dotted][0]
-            yield Select(options, value=value, allow_blank=False, id="control")
+            yield Select(options, value=value, allow_blank=False, id="control", compact=True)
         else:
             yield Input(self.initial, placeholder=self.placeholder, id="control",
-                        select_on_focus=False)
+                        select_on_focus=False, compact=True)
         yield Static("", classes="field-rule")
 
     def on_mount(self) -> None:

@@ -33,7 +33,7 @@ class SearchTable(Vertical):
         self.rows: list[tuple[str, tuple[Any, ...]]] = []
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder=self.placeholder, id="filter")
+        yield Input(placeholder=self.placeholder, id="filter", compact=True)
         yield DataTable(cursor_type="row", id="rows")
 
     def on_mount(self) -> None:
