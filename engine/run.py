@@ -14,7 +14,7 @@ import time
 import traceback
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -250,11 +250,13 @@ class RunRecord:
 
 
 def last_run(profile_name: str) -> dict[str, Any] | None:
-    """The run_finished event of the profile's newest run record, if any."""
+    """How the profile's newest run that could change something ended (plans are left out)."""
     folder = paths.runs_dir(profile_name)
     if not folder.is_dir():
         return None
     for path in sorted(folder.glob("*.jsonl"), reverse=True):
+        if "-plan-" in path.name:
+            continue
         started = finished = None
         with open(path, encoding="utf-8") as handle:
             for line in handle:
@@ -286,7 +288,9 @@ def _run(profile: Profile, action: str, emit: ev.Emit, cancel: CancelToken | Non
     cancel = cancel or CancelToken()
     run_id = uuid.uuid4().hex
     start = time.monotonic()
-    with profile_lock(profile):
+    # A plan changes nothing, so it may look while another run works; changes take the lock.
+    lock = nullcontext() if plan_only and action == "plan" else profile_lock(profile)
+    with lock:
         record = RunRecord(profile, run_id, action)
 
         def fan_out(event: ev.Event) -> None:

@@ -202,6 +202,9 @@ def test_a_second_run_of_the_same_profile_is_refused(make_profile) -> None:
     with run.profile_lock(profile):
         with pytest.raises(LockedError, match="already being run"):
             run.provision(profile, Collector())
+        with pytest.raises(LockedError, match="already being run"):
+            run.teardown(profile, Collector())
+        assert run.plan(profile, Collector()).outcome == "changes"  # looking changes nothing: allowed
     assert provision(profile).outcomes()["workspace"] == "created"
 
 
@@ -215,6 +218,8 @@ def test_every_run_appends_a_record_of_its_events(make_profile) -> None:
     assert all(line["v"] == ev.EVENT_SCHEMA and line["ts"] > 0 for line in lines)
     assert lines[0]["type"] == "run_started" and lines[-1]["type"] == "run_finished"
     assert run.last_run(profile.name)["outcome"] == "succeeded"
+    run.plan(profile, Collector())
+    assert run.last_run(profile.name)["action"] == "provision"  # a plan is not the last run
     assert [ev.from_dict(line) for line in lines] == sink.events
 
 
