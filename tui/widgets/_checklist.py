@@ -100,7 +100,8 @@ class StepChecklist(DataTable):
         self._time(step, fmt_duration(event.duration))
         detail = event.error or event.detail
         self.update_cell(step, "detail", Text(detail.splitlines()[0] if detail else "",
-                                              style=self._style("failed") if event.error else ""))
+                                              style=self._style("failed") if event.error else ""),
+                         update_width=True)
 
     def tick(self, now: float) -> None:
         """Redraw the elapsed time of running steps."""

@@ -1,0 +1,259 @@
+"""Fixtures of the Textual app's tests: colour on (snapshots compare themes), a fixed clock,
+scripted engine stand-ins, and local profiles made without touching the developer's own."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from engine import events as ev
+
+SNAP_HOME = Path("/tmp/amlbatch-tui-snapshots")  # fixed, so paths in snapshots never change
+STEPS = (("resource_group", "Resource group"), ("workspace", "Workspace"),
+         ("containers", "Storage containers"), ("upload", "Data upload"), ("compute", "Compute cluster"),
+         ("datastores", "Datastores"), ("assets", "Environment, model and code"),
+         ("endpoint", "Batch endpoint"), ("deployment", "Deployment"), ("schedule", "Schedule"))
+
+
+@pytest.fixture(autouse=True)
+def colour(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+class FakeClock:
+    """Fixed time; `advance` moves it."""
+
+    def __init__(self, start: float = 1_000.0, now: float = 1_800_000_000.0) -> None:
+        self.t, self.wall = start, now
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def now(self) -> float:
+        return self.wall
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+        self.wall += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def write_scorer(folder: Path) -> Path:
+    (folder / "model").mkdir(parents=True, exist_ok=True)
+    (folder / "score.py").write_text("def init():\n    pass\n\n\ndef run(mini_batch):\n    return []\n")
+    (folder / "environment.yml").write_text("name: test\ndependencies:\n  - python=3.11\n")
+    (folder / "model" / "weights.bin").write_bytes(b"\x00\x01\x02")
+    return folder
+
+
+def write_data(folder: Path, files: int = 3) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        (folder / f"part-{i}.csv").write_text("id,x\n" + "".join(f"{j},{j * i}\n" for j in range(10)))
+    return folder
+
+
+def make_profile(home: Path, name: str = "snap", target: str = "local", save: bool = True, **sections: Any):
+    """A local profile over a small scorer and data folder inside `home`."""
+    from engine.profile import Profile, profile_path
+    from engine.profile import save as save_profile
+
+    scorer = write_scorer(home / "work" / "scorer")
+    data = write_data(home / "work" / "data")
+    p = Profile(name=name, path=profile_path(name), target=target)
+    p.scorer.folder = str(scorer)
+    p.data.files = [str(data / "*.csv")]
+    p.workspace.resource_group, p.workspace.name = "snap-rg", "snap-ws"
+    p.endpoint.name = "snap-endpoint"
+    for section, values in sections.items():
+        for key, value in values.items():
+            setattr(getattr(p, section), key, value)
+    if save:
+        save_profile(p)
+    return p
+
+
+@pytest.fixture
+def snap_home(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fixed AMLBATCH_HOME, emptied first: snapshot text never carries a tmp path."""
+    shutil.rmtree(SNAP_HOME, ignore_errors=True)
+    SNAP_HOME.mkdir(parents=True)
+    monkeypatch.setenv("AMLBATCH_HOME", str(SNAP_HOME))
+    monkeypatch.chdir(SNAP_HOME)
+    yield SNAP_HOME
+    for thread in threading.enumerate():  # workers the app left behind still write here
+        if thread is not threading.current_thread():
+            thread.join(5)
+    shutil.rmtree(SNAP_HOME, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------- scripted engine
+
+def finished(step: str, outcome: str, duration: float = 1.5, detail: str = "", error: str = "",
+             plan: str = "") -> ev.StepFinished:
+    return ev.StepFinished(step, outcome, duration, detail or f"{step.replace('_', ' ')} ok", plan, error)
+
+
+def summary(outcome: str, steps: dict[str, ev.StepFinished]) -> Any:
+    from engine.run import RunSummary
+
+    counts: dict[str, int] = {}
+    for f in steps.values():
+        counts[f.outcome] = counts.get(f.outcome, 0) + 1
+    return RunSummary("run-1", "provision", outcome, 12.0, counts, steps)
+
+
+def scripted_runner(done: int = 10, fail_at: str | None = None, block: bool = False,
+                    logs: int = 3, endpoint_uri: str = "https://snap-endpoint.westeurope.inference.ml.azure.com/jobs"
+                    ) -> Callable[[Any, Any, Any], Any]:
+    """A runner that emits a fixed story: `done` steps finish (created), then optionally one
+    fails, or the run blocks with the next step running until canceled."""
+
+    def run(profile: Any, emit: Any, cancel: Any) -> Any:
+        keys = tuple(k for k, _ in STEPS)
+        emit(ev.RunStarted("run-1", profile.name, profile.target, "provision", keys, tuple(t for _, t in STEPS)))
+        steps: dict[str, ev.StepFinished] = {}
+        for index, (key, _) in enumerate(STEPS):
+            emit(ev.StepStarted(key, key))
+            for n in range(logs):
+                emit(ev.StepLog(key, f"{key}: line {n + 1}"))
+            if key == fail_at:
+                f = finished(key, "failed", 2.0, error="compute.vm_size: quota exceeded for "
+                             "standardDSv2Family in westeurope (6 of 6 cores used); pick another size "
+                             "or ask for more quota")
+                emit(f)
+                steps[key] = f
+                for rest, _ in STEPS[index + 1:]:
+                    emit(ev.StepStarted(rest, rest))
+                    skip = finished(rest, "skipped", 0.0, detail=f"not run: {key} failed")
+                    emit(skip)
+                    steps[rest] = skip
+                emit(ev.RunFinished("run-1", "failed", 12.0, {}))
+                return summary("failed", steps)
+            if index >= done:
+                if key == "upload":
+                    emit(ev.StepProgress(key, 7, 20, "files"))
+                if block:
+                    while not cancel.wait(0.02):
+                        pass
+                    f = finished(key, "canceled", 3.0, detail="stopped before it finished")
+                    emit(f)
+                    steps[key] = f
+                    for rest, _ in STEPS[index + 1:]:
+                        emit(ev.StepStarted(rest, rest))
+                        c = finished(rest, "canceled", 0.0, detail="not started: the run was canceled")
+                        emit(c)
+                        steps[rest] = c
+                    emit(ev.RunFinished("run-1", "canceled", 12.0, {}))
+                    return summary("canceled", steps)
+            detail = f"endpoint 'snap-endpoint' {endpoint_uri}" if key == "endpoint" else ""
+            f = finished(key, "skipped" if key == "schedule" else "created", 1.25, detail=detail)
+            emit(f)
+            steps[key] = f
+        emit(ev.RunFinished("run-1", "succeeded", 12.0, {}))
+        return summary("succeeded", steps)
+
+    return run
+
+
+def scripted_submitter(status: str = "Completed", block: bool = False):
+    from engine.jobs import JobInfo
+
+    def submit(profile: Any, emit: Any, cancel: Any, input_path: Any) -> Any:
+        job_id = "snap-endpoint-20260101000000-abc123"
+        emit(ev.JobSubmitted(job_id, "azureml://datastores/amlbatch_input/paths/data", "results/"))
+        emit(ev.JobStatus(job_id, "Running"))
+        emit(ev.JobProgress(job_id, 3, 4, 15, 20, 7_500, 1))
+        for n in range(3):
+            emit(ev.JobLog(job_id, "worker-1", f"scored mini-batch {n + 1}"))
+        if block:
+            while not cancel.wait(0.02):
+                pass
+            status_ = "Canceled"
+        else:
+            status_ = status
+        failed = [["part-9.csv", "missing column 'x'"]] if status_ != "Completed" else []
+        emit(ev.JobFinished(job_id, status_, 10_000, len(failed), 4.0, "results/"))
+        return JobInfo(job_id, status_, 0.0, "data", "<output>/snap-endpoint-20260101000000-abc123",
+                       10_000, len(failed), 4.0, "1 file failed" if failed else "", failed)
+
+    return submit
+
+
+def fake_preview(rows: int = 400) -> list[str]:
+    out = []
+    for i in range(rows):
+        p = ((i * 37) % 100) / 100 if i % 3 else ((i * 7) % 10) / 100
+        out.append(f"part-{i // 100}.csv,{i % 100},{'malignant' if p >= 0.5 else 'benign'},{p:.6f}")
+    return out
+
+
+class FakeCloud:
+    """Stands in for engine.cloud on the azure screens (tests put it on `app.cloud`)."""
+
+    def __init__(self, fail_sign_in: str = "") -> None:
+        self.fail_sign_in = fail_sign_in
+        self.signed_in = threading.Event()
+
+    def sign_in(self, method: str, tenant_id: str = "", emit: Any = None) -> Any:
+        if emit is not None and method == "device_code":
+            emit(ev.SignInPrompt("To sign in, open https://microsoft.com/devicelogin and enter the code "
+                                 "FAKE-CODE-42", url="https://microsoft.com/devicelogin", code="FAKE-CODE-42"))
+        if self.fail_sign_in:
+            from engine.errors import AmlBatchError
+
+            raise AmlBatchError(self.fail_sign_in)
+        self.signed_in.set()
+        return object()
+
+    def list_subscriptions(self, credential: Any) -> list:
+        from types import SimpleNamespace as S
+
+        return [S(id="11111111-1111-1111-1111-111111111111", name="Contoso Dev",
+                  tenant_id="aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa", state="Enabled"),
+                S(id="22222222-2222-2222-2222-222222222222", name="Contoso Prod",
+                  tenant_id="aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa", state="Enabled"),
+                S(id="33333333-3333-3333-3333-333333333333", name="Fabrikam Research",
+                  tenant_id="bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb", state="Disabled")]
+
+    def list_regions(self, credential: Any, subscription_id: str) -> list:
+        from types import SimpleNamespace as S
+
+        return [S(name=n, display_name=d) for n, d in
+                (("eastus", "East US"), ("northeurope", "North Europe"), ("swedencentral", "Sweden Central"),
+                 ("westeurope", "West Europe"), ("westus2", "West US 2"))]
+
+    def list_vm_sizes(self, credential: Any, subscription_id: str, region: str) -> list:
+        from types import SimpleNamespace as S
+
+        return [S(name="Standard_DS2_v2", family="standardDSv2Family", cores=2, memory_gb=7.0, quota_left=10),
+                S(name="Standard_DS3_v2", family="standardDSv2Family", cores=4, memory_gb=14.0, quota_left=10),
+                S(name="Standard_D4s_v3", family="standardDSv3Family", cores=4, memory_gb=16.0, quota_left=0),
+                S(name="Standard_E8s_v3", family="standardESv3Family", cores=8, memory_gb=64.0, quota_left=None)]
+
+
+async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until `condition()` holds (workers and timers included)."""
+    import time
+
+    from textual.css.query import NoMatches
+
+    def holds() -> bool:
+        try:
+            return bool(condition())
+        except NoMatches:
+            return False  # not composed yet
+
+    end = time.monotonic() + timeout
+    while not holds():
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)

@@ -1,0 +1,286 @@
+"""Azure target only: sign in, pick a subscription, pick a region.
+
+engine.cloud (and through it the Azure SDKs) is imported inside thread workers, never at start-up.
+A device-code sign-in's URL and code arrive as a SignInPrompt event and show on the screen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Button, LoadingIndicator, Static
+
+from tui.messages import WorkDone, WorkFailed, error_text
+from tui.screens.base import WizardScreen
+from tui.widgets._field import FieldInput, as_text
+from tui.widgets._search_table import SearchTable
+
+
+def cloud_module(app: Any) -> Any:
+    """engine.cloud, or the stand-in a test put on the app."""
+    fake = getattr(app, "cloud", None)
+    if fake is not None:
+        return fake
+    from engine import cloud
+
+    return cloud
+
+
+def quiet_azure_logging() -> None:
+    """The Azure SDKs log to stderr at import; inside the app that would draw over the screen."""
+    import logging
+
+    for name in ("azure", "msal", "urllib3"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [h for h in logger.handlers if not isinstance(h, logging.StreamHandler)]
+        logger.propagate = False
+
+
+class SignInScreen(WizardScreen):
+    wizard_key = "signin"
+    INTRO = ("Sign in to list your subscriptions, regions and VM sizes. Tokens stay in memory; "
+             "amlbatch never writes one to disk.")
+    BINDINGS = [Binding("ctrl+g", "sign_in", "Sign in", priority=True)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting_since: float | None = None
+        self.attempt = 0
+
+    def compose_body(self) -> ComposeResult:
+        p = self.draft.profile
+        with VerticalScroll(id="form"):
+            yield FieldInput("account.auth", self.draft.raw.get("account.auth", p.account.auth))
+            yield FieldInput("account.tenant_id", self.draft.raw.get("account.tenant_id", p.account.tenant_id),
+                             placeholder="empty: your account's home tenant")
+            yield Button("Sign in  ^g", id="sign-in", variant="primary", compact=True)
+            with Vertical(id="signin-box"):
+                yield Static("", id="signin-prompt", markup=False)
+                yield Static("", id="signin-code", markup=False)
+                yield LoadingIndicator(id="signin-wait")
+                yield Static("", id="signin-status", markup=False)
+        yield from self.compose_nav()
+
+    def on_mount(self) -> None:
+        self.query_one("#signin-wait").display = False
+        self.query_one("#signin-code").display = False
+        if self.draft.credential is not None:
+            self.query_one("#signin-status", Static).update("✓ Signed in. Next lists your subscriptions.")
+        self.set_interval(1.0, self.tick)
+
+    def on_field_input_edited(self, event: FieldInput.Edited) -> None:
+        self.draft.raw[event.field.dotted] = event.text
+        if event.field.rule is None:
+            setattr(self.draft.profile.account, event.field.dotted.split(".")[1], event.field.value)
+
+    def tick(self) -> None:
+        if self.waiting_since is not None:
+            waited = int(self.app.clock.monotonic() - self.waiting_since)
+            self.query_one("#signin-status", Static).update(f"Waiting for the sign-in… {waited} s")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "sign-in":
+            event.stop()
+            self.action_sign_in()
+        else:
+            super().on_button_pressed(event)
+
+    def action_sign_in(self) -> None:
+        fields = list(self.query(FieldInput))
+        if any(f.check() for f in fields):
+            self.show_problem("Fix the highlighted field first.")
+            return
+        account = self.draft.profile.account
+        for f in fields:
+            setattr(account, f.dotted.split(".")[1], f.value)
+        self.show_problem(None)
+        self.attempt += 1
+        self.waiting_since = self.app.clock.monotonic()
+        self.query_one("#signin-wait").display = True
+        self.query_one("#signin-prompt", Static).update(f"Signing in with {account.auth}…")
+        self.query_one("#signin-code").display = False
+        self.query_one("#sign-in", Button).disabled = True
+        self.sign_in(account.auth, account.tenant_id, self.attempt)
+
+    @work(thread=True, exclusive=True, group="sign-in", exit_on_error=False)
+    def sign_in(self, method: str, tenant: str, attempt: int) -> None:
+        try:
+            cloud = cloud_module(self.app)
+            quiet_azure_logging()
+            credential = cloud.sign_in(method, tenant,
+                                       emit=lambda e: self.post_message(WorkDone("prompt", e)))
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(WorkFailed("sign-in", error_text(exc)[0], str(attempt)))
+            return
+        self.post_message(WorkDone("sign-in", (credential, attempt)))
+
+    def on_work_done(self, message: WorkDone) -> None:
+        if message.kind == "prompt":
+            event = message.result
+            self.query_one("#signin-prompt", Static).update(
+                f"Open {event.url or 'the sign-in page'} in a browser and enter the code:")
+            code = self.query_one("#signin-code", Static)
+            code.update(event.code or event.message)
+            code.display = True
+        elif message.kind == "sign-in":
+            credential, attempt = message.result
+            if attempt != self.attempt:
+                return
+            self.draft.credential = credential
+            self.draft.cache.clear()
+            self.done_waiting()
+            self.query_one("#signin-prompt", Static).update("")
+            self.query_one("#signin-code").display = False
+            self.query_one("#signin-status", Static).update("✓ Signed in.")
+            self.app.next_after(self.wizard_key)
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        if message.kind != "sign-in" or message.field != str(self.attempt):
+            return
+        self.done_waiting()
+        self.query_one("#signin-status", Static).update("")
+        self.query_one("#signin-code").display = False
+        self.query_one("#signin-prompt", Static).update("Sign-in failed. Change the method or tenant and "
+                                                        "try again (^g).")
+        self.show_problem(f"✗ {message.text}")
+
+    def done_waiting(self) -> None:
+        self.waiting_since = None
+        self.query_one("#signin-wait").display = False
+        self.query_one("#sign-in", Button).disabled = False
+
+    def action_next(self) -> None:
+        if self.draft.credential is None:
+            self.action_sign_in()
+            return
+        self.app.next_after(self.wizard_key)
+
+
+class _ListScreen(WizardScreen):
+    """A searchable list loaded from Azure in a worker; Enter picks a row and goes on."""
+
+    COLUMNS: list[str] = []
+    KIND = ""
+    BINDINGS = [Binding("f5", "reload", "Reload")]
+
+    def compose_body(self) -> ComposeResult:
+        yield SearchTable(self.COLUMNS, placeholder=self.PLACEHOLDER, id="choices")
+        yield Static("Loading…", id="list-status", markup=False)
+        yield from self.compose_nav()
+
+    PLACEHOLDER = "Type to filter"
+
+    def on_mount(self) -> None:
+        self.query_one("#choices #filter").focus()
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        if self.draft.credential is None and getattr(self.app, "cloud", None) is None:
+            self.query_one("#list-status", Static).update("Not signed in: go Back and sign in first.")
+            return
+        self.query_one("#list-status", Static).update("Loading…")
+        self.query_one("#choices DataTable").loading = True
+        self.load()
+
+    @work(thread=True, exclusive=True, group="azure-list", exit_on_error=False)
+    def load(self) -> None:
+        try:
+            key = self.cache_key()
+            if key not in self.draft.cache:
+                self.draft.cache[key] = self.fetch(cloud_module(self.app))
+            self.post_message(WorkDone(self.KIND, self.draft.cache[key]))
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(WorkFailed(self.KIND, error_text(exc)[0]))
+
+    def on_work_done(self, message: WorkDone) -> None:
+        if message.kind != self.KIND:
+            return
+        self.query_one("#choices DataTable").loading = False
+        rows = self.rows(message.result)
+        self.query_one(SearchTable).set_rows(rows, select=self.current())
+        self.query_one("#list-status", Static).update(self.status(len(rows)))
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        if message.kind != self.KIND:
+            return
+        self.query_one("#choices DataTable").loading = False
+        self.query_one("#list-status", Static).update("")
+        self.show_problem(f"✗ {message.text}\nF5 tries again; Back to sign in another way.")
+
+    def on_search_table_chosen(self, event: SearchTable.Chosen) -> None:
+        event.stop()
+        self.choose(event.key)
+        self.app.next_after(self.wizard_key)
+
+    def action_next(self) -> None:
+        key = self.query_one(SearchTable).highlighted
+        if key is None and not self.current():
+            self.show_problem("Pick one from the list first.", severity="warning")
+            return
+        if key is not None:
+            self.choose(key)
+        self.app.next_after(self.wizard_key)
+
+
+class SubscriptionScreen(_ListScreen):
+    wizard_key = "subscription"
+    INTRO = "The subscription that pays for the service. Type to filter by name, id or tenant."
+    COLUMNS = ["Name", "Subscription id", "Tenant", "State"]
+    KIND = "subscriptions"
+    PLACEHOLDER = "Filter subscriptions"
+
+    def cache_key(self) -> Any:
+        return ("subscriptions",)
+
+    def fetch(self, cloud: Any) -> Any:
+        return cloud.list_subscriptions(self.draft.credential)
+
+    def rows(self, found: Any) -> list:
+        return [(s.id, (s.name, s.id, s.tenant_id, s.state)) for s in found]
+
+    def status(self, count: int) -> str:
+        return f"{count} subscription{'s' if count != 1 else ''} · Enter picks one"
+
+    def current(self) -> str:
+        return self.draft.profile.account.subscription_id
+
+    def choose(self, key: str) -> None:
+        account = self.draft.profile.account
+        account.subscription_id = key
+        found = {s.id: s for s in self.draft.cache.get(self.cache_key(), [])}
+        if key in found and not account.tenant_id:
+            account.tenant_id = found[key].tenant_id
+
+
+class RegionScreen(_ListScreen):
+    wizard_key = "region"
+    INTRO = "The region of the workspace, compute and storage. Type to filter."
+    COLUMNS = ["Region", "Name"]
+    KIND = "regions"
+    PLACEHOLDER = "Filter regions, e.g. europe"
+
+    def cache_key(self) -> Any:
+        return ("regions", self.draft.profile.account.subscription_id)
+
+    def fetch(self, cloud: Any) -> Any:
+        return cloud.list_regions(self.draft.credential, self.draft.profile.account.subscription_id)
+
+    def rows(self, found: Any) -> list:
+        return [(r.name, (r.display_name, r.name)) for r in found]
+
+    def status(self, count: int) -> str:
+        return f"{count} regions · Enter picks one"
+
+    def current(self) -> str:
+        return self.draft.profile.workspace.location
+
+    def choose(self, key: str) -> None:
+        self.draft.profile.workspace.location = key
+        self.draft.raw.pop("workspace.location", None)
+
+
+__all__ = ["SignInScreen", "SubscriptionScreen", "RegionScreen", "as_text"]

@@ -1,0 +1,82 @@
+"""What every screen shares: header, a title line, a problem panel and the footer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Static
+
+
+class BaseScreen(Screen):
+    """A titled screen. Subclasses yield their body from `compose_body`."""
+
+    TITLE_TEXT = ""
+    INTRO = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="≡")
+        with Horizontal(id="title-bar"):
+            yield Static(self.title_text(), id="screen-title")
+        if self.INTRO:
+            yield Static(self.INTRO, id="intro", markup=False)
+        yield from self.compose_body()
+        yield Static("", id="problem", markup=False)
+        yield Footer()
+
+    def title_text(self) -> str:
+        return self.TITLE_TEXT
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def show_problem(self, text: str | None, severity: str = "error") -> None:
+        panel = self.query_one("#problem", Static)
+        panel.update(text or "")
+        panel.set_class(bool(text), "-shown")
+        panel.set_class(severity == "warning", "-warning")
+        panel.set_class(severity == "info", "-info")
+
+
+class WizardScreen(BaseScreen):
+    """A step of the wizard: Back and Next (buttons and keys), its place in the sequence."""
+
+    wizard_key = ""
+    BINDINGS = [
+        Binding("ctrl+n", "next", "Next", priority=True),
+        Binding("escape", "back", "Back"),
+    ]
+    NEXT_LABEL = "Next"
+
+    def title_text(self) -> str:
+        return self.app.step_label(self.wizard_key)
+
+    @property
+    def draft(self) -> Any:
+        return self.app.draft
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+
+    def compose_nav(self) -> ComposeResult:
+        with Horizontal(id="nav"):
+            yield Button("← Back", id="back", compact=True)
+            yield Static("", id="nav-hint")
+            yield Button(f"{self.NEXT_LABEL} →", id="next", variant="primary", compact=True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "next":
+            event.stop()
+            self.action_next()
+        elif event.button.id == "back":
+            event.stop()
+            self.action_back()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_next(self) -> None:
+        self.app.next_after(self.wizard_key)

@@ -1,0 +1,133 @@
+"""Finish: what was made, where the data lives, and what to do next (score or tear down)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Markdown
+
+from tui.screens.base import BaseScreen
+
+
+def uri_in(text: str) -> str:
+    """The first URI-looking word of a step's detail (e.g. the endpoint's scoring URI)."""
+    for word in text.replace("(", " ").replace(")", " ").split():
+        if "://" in word:
+            return word.strip("'\",;")
+    return ""
+
+
+def account_in(text: str) -> str:
+    """The storage account named at the end of the containers step's detail ('... in ACCOUNT')."""
+    words = text.split()
+    if len(words) >= 2 and words[-2] == "in":
+        return words[-1].strip("'\".,")
+    return ""
+
+
+def portal_links(profile: Any) -> list[tuple[str, str]]:
+    sub, rg = profile.account.subscription_id, profile.workspace.resource_group
+    ws = profile.workspace.name
+    tenant = profile.account.tenant_id
+    wsid = (f"/subscriptions/{sub}/resourcegroups/{rg}/providers/"
+            f"Microsoft.MachineLearningServices/workspaces/{ws}")
+    tid = f"&tid={tenant}" if tenant else ""
+    portal = f"https://portal.azure.com/#@{tenant}" if tenant else "https://portal.azure.com/#"
+    return [
+        ("Resource group", f"{portal}/resource/subscriptions/{sub}/resourceGroups/{rg}/overview"),
+        ("Workspace in ML studio", f"https://ml.azure.com/?wsid={wsid}{tid}"),
+        ("Batch endpoint", f"https://ml.azure.com/endpoints/batch/{profile.endpoint_name}/detail"
+                           f"?wsid={wsid}{tid}"),
+        ("Jobs", f"https://ml.azure.com/jobs?wsid={wsid}{tid}"),
+    ]
+
+
+class FinishScreen(BaseScreen):
+    TITLE_TEXT = "Ready"
+    BINDINGS = [
+        Binding("s", "submit", "Submit scoring run"),
+        Binding("t", "teardown", "Tear down"),
+        Binding("h", "home", "Start screen"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, profile: Any, finished: dict[str, Any]) -> None:
+        super().__init__()
+        self.profile = profile
+        self.finished = finished
+
+    def title_text(self) -> str:
+        return f"Ready · profile {self.profile.name} · target {self.profile.target}"
+
+    def details(self) -> str:
+        p = self.profile
+        endpoint = self.finished.get("endpoint")
+        containers = self.finished.get("containers")
+        upload = self.finished.get("upload")
+        uri = uri_in(endpoint.detail) if endpoint is not None else ""
+        account = account_in(containers.detail) if containers is not None else ""
+        lines = ["## The batch scoring service is ready", ""]
+        lines.append(f"- **Endpoint**: `{p.endpoint_name}` · deployment `{p.endpoint.deployment}` (default)")
+        lines.append(f"- **REST URI**: `{uri or 'see the endpoint in the workspace'}`")
+        lines.append(f"- **Workspace**: `{p.workspace.name}` in resource group `{p.workspace.resource_group}`"
+                     f" ({p.workspace.location})")
+        lines.append(f"- **Compute**: `{p.compute.name}` {p.compute.vm_size}, "
+                     f"{p.compute.min_nodes}-{p.compute.max_nodes} nodes")
+        where = f" in storage account `{account}`" if account else ""
+        lines.append(f"- **Input data**: container `{p.storage.input_container}`, folder "
+                     f"`{p.data.prefix}`{where} (datastore `{p.storage.input_datastore}`)")
+        if upload is not None and upload.detail:
+            lines.append(f"  - {upload.detail}")
+        lines.append(f"- **Results**: container `{p.storage.output_container}` "
+                     f"(datastore `{p.storage.output_datastore}`), file `{p.endpoint.output_file_name}`")
+        if p.schedule.frequency:
+            lines.append(f"- **Schedule**: `{p.schedule.name}` every {p.schedule.interval} "
+                         f"{p.schedule.frequency}(s)")
+        if p.target == "azure":
+            lines += ["", "### In the Azure portal", ""]
+            lines += [f"- [{label}]({url})" for label, url in portal_links(p)]
+        else:
+            from engine import paths
+
+            lines += ["", f"The local target keeps these resources under `{paths.local_cloud_dir()}`."]
+        lines += ["", "Headless, the same profile runs with "
+                      f"`amlbatch --profile {p.name} --submit` (see `--help`)."]
+        return "\n".join(lines)
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="finish-box"):
+            yield Markdown(self.details(), id="finish-text", open_links=False)
+        with Horizontal(id="nav"):
+            yield Button("Home h", id="home", compact=True)
+            yield Button("Tear down t", id="teardown", variant="error", compact=True)
+            yield Button("Submit a scoring run s", id="submit", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#submit", Button).focus()
+
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        self.app.open_url(event.href)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        {"home": self.action_home, "teardown": self.action_teardown,
+         "submit": self.action_submit}[event.button.id]()
+
+    def action_submit(self) -> None:
+        from tui.screens.jobs import JobScreen
+
+        self.app.push_screen(JobScreen(self.profile))
+
+    def action_teardown(self) -> None:
+        from tui.screens.teardown import TeardownScreen
+
+        self.app.push_screen(TeardownScreen(self.profile))
+
+    def action_home(self) -> None:
+        self.app.home()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,376 @@
+"""Scoring runs: choose the input, submit, watch the job, then its results."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any, Callable
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Input, Label, Log, ProgressBar, RadioButton, RadioSet, Static
+
+from tui.messages import FLUSH_SECONDS, EventBuffer, WorkDone, WorkFailed, error_text
+from tui.screens.base import BaseScreen
+from tui.widgets._checklist import fmt_duration
+from tui.widgets._histogram import Histogram
+
+LOG_LINES = 2000
+Submitter = Callable[..., Any]  # (profile, emit, cancel, input_path) -> JobInfo
+
+
+def engine_submit(profile: Any, emit: Any, cancel: Any, input_path: str | None) -> Any:
+    from engine import jobs
+
+    return jobs.submit(profile, emit, cancel, input_path=input_path, wait=True)
+
+
+class JobScreen(BaseScreen):
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Submit", priority=True),
+        Binding("ctrl+o", "browse", "Browse"),
+        Binding("escape", "cancel_or_back", "Cancel / Back"),
+        Binding("enter", "results", "Results", priority=True),
+    ]
+
+    def __init__(self, profile: Any, submitter: Submitter | None = None,
+                 previewer: Callable[[Any, str, int], list[str]] | None = None) -> None:
+        super().__init__()
+        self.profile = profile
+        self.submitter = submitter or engine_submit
+        self.previewer = previewer
+        self.buffer = EventBuffer()
+        self.state = "choosing"  # choosing | running | canceling | done | error
+        self.cancel_token: Any = None
+        self.job: Any = None
+        self.job_id = ""
+        self.status = ""
+        self.started_at = 0.0
+        self.finished_at: float | None = None
+        self.counts = ""
+
+    def title_text(self) -> str:
+        return f"Scoring run · profile {self.profile.name} · endpoint {self.profile.endpoint_name}"
+
+    def compose_body(self) -> ComposeResult:
+        p = self.profile
+        with Vertical(id="job-choose"):
+            yield Label("What to score", classes="section-title")
+            with RadioSet(id="job-input"):
+                yield RadioButton(f"The uploaded data · container {p.storage.input_container}, "
+                                  f"folder {p.data.prefix}", value=True, id="uploaded")
+                yield RadioButton("A local file or folder", id="local")
+            with Horizontal(id="job-path-row"):
+                yield Input(placeholder="path to a CSV file or a folder of them", id="job-path",
+                            compact=True, disabled=True)
+                yield Button("Browse… ^o", id="browse", compact=True, disabled=True)
+            yield Button("Submit the scoring run  ^s", id="submit", variant="primary", compact=True)
+        with Vertical(id="job-watch"):
+            yield Static("", id="job-status", markup=False)
+            with Horizontal(id="job-progress-row"):
+                yield Label("", id="job-counts")
+                yield ProgressBar(total=None, show_eta=False, id="job-progress")
+            with Vertical(id="log-box"):
+                yield Log(max_lines=LOG_LINES, highlight=False, id="job-log")
+
+    def on_mount(self) -> None:
+        self.query_one("#job-watch").display = False
+        self.set_interval(FLUSH_SECONDS, self.flush)
+
+    # ------------------------------------------------------------------ choose
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        local = event.pressed.id == "local"
+        self.query_one("#job-path", Input).disabled = not local
+        self.query_one("#browse", Button).disabled = not local
+        if local:
+            self.query_one("#job-path", Input).focus()
+
+    def action_browse(self) -> None:
+        if self.state != "choosing":
+            return
+        from tui.screens.dialogs import PathPicker
+
+        def picked(path: str | None) -> None:
+            if path:
+                self.query_one("#local", RadioButton).value = True
+                self.query_one("#job-path", Input).value = path
+
+        self.app.push_screen(PathPicker(self.app.start_dir, title="Score a file or a folder"), picked)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "submit":
+            self.action_submit()
+        elif event.button.id == "browse":
+            self.action_browse()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    def input_path(self) -> str | None:
+        if self.query_one("#local", RadioButton).value:
+            return self.query_one("#job-path", Input).value.strip() or ""
+        return None
+
+    def action_submit(self) -> None:
+        if self.state not in ("choosing",):
+            return
+        path = self.input_path()
+        if path == "":
+            self.show_problem("Type or browse to the file or folder to score.", severity="warning")
+            return
+        if path is not None and not Path(path).expanduser().exists():
+            self.show_problem(f"✗ No such file or folder: {path}")
+            return
+        from engine.run import CancelToken
+
+        self.show_problem(None)
+        self.cancel_token = CancelToken()
+        self.state = "running"
+        self.status = "Submitting"
+        self.started_at = self.app.clock.monotonic()
+        self.query_one("#job-choose").display = False
+        self.query_one("#job-watch").display = True
+        self.query_one("#log-box").border_title = "Job log"
+        self.update_status()
+        self.refresh_bindings()
+        self.submit_job(path, self.cancel_token)
+
+    @work(thread=True, exclusive=True, group="job", exit_on_error=False)
+    def submit_job(self, path: str | None, cancel: Any) -> None:
+        try:
+            job = self.submitter(self.profile, self.buffer, cancel, path)
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(WorkFailed("job", error_text(exc)[0]))
+            return
+        self.post_message(WorkDone("job", job))
+
+    # ------------------------------------------------------------------ watch
+
+    def flush(self) -> None:
+        batch = self.buffer.drain()
+        if batch:
+            lines: list[str] = []
+            for event in batch.events:
+                if event.type == "job_submitted":
+                    self.job_id = event.job_id
+                elif event.type == "job_status":
+                    self.status = event.status
+                    if event.message:
+                        lines.append(f"[status] {event.status}: {event.message}")
+                elif event.type == "job_finished":
+                    self.status = event.status
+            for event in batch.progress.values():
+                if event.type == "job_progress":
+                    self.show_counts(event)
+            for event in batch.logs:
+                prefix = f"[{getattr(event, 'source', '') or getattr(event, 'step', '')}] "
+                level = "" if event.level == "info" else f"{event.level}: "
+                lines.extend(prefix + level + line for line in event.message.splitlines() or [""])
+            if batch.dropped:
+                lines.append(f"… {batch.dropped} lines skipped to keep up …")
+            if lines:
+                self.query_one("#job-log", Log).write_lines(lines[-LOG_LINES:])
+        if self.state in ("running", "canceling"):
+            self.update_status()
+
+    def show_counts(self, event: Any) -> None:
+        self.counts = (f"mini-batches {event.mini_batches_done}/{event.mini_batches_total} · "
+                       f"files {event.files_done}/{event.files_total} · rows {event.rows:,} · "
+                       f"failures {event.failures}")
+        self.query_one("#job-counts", Label).update(self.counts + "  ")
+        if event.mini_batches_total:
+            self.query_one("#job-progress", ProgressBar).update(total=event.mini_batches_total,
+                                                                progress=event.mini_batches_done)
+
+    def update_status(self) -> None:
+        end = self.finished_at if self.finished_at is not None else self.app.clock.monotonic()
+        job = self.job_id or "(submitting)"
+        extra = " · stopping…" if self.state == "canceling" else ""
+        self.query_one("#job-status", Static).update(
+            f"Job {job} · {self.status} · {fmt_duration(end - self.started_at)}{extra}")
+
+    def on_work_done(self, message: WorkDone) -> None:
+        if message.kind != "job":
+            return
+        self.flush()
+        job = self.job = message.result
+        self.job_id, self.status = job.job_id, job.status
+        self.state = "done"
+        self.finished_at = self.app.clock.monotonic()
+        self.query_one("#job-status", Static).update(
+            f"Job {job.job_id} · {job.status} · {job.rows:,} rows, {job.failures} failed files "
+            f"in {fmt_duration(job.duration)}")
+        if job.status == "Completed":
+            self.query_one("#job-progress", ProgressBar).update(total=1, progress=1)
+            self.show_problem(f"✓ Completed: {job.rows:,} rows scored. Enter shows the results.",
+                              severity="info")
+        elif job.status == "Canceled":
+            self.show_problem("! The job was canceled. Esc goes back.", severity="warning")
+        else:
+            failed = "\n".join(f"  {name}: {error}" for name, error in job.failed_files[:5])
+            self.show_problem(f"✗ The job {job.status.lower()}: {job.error or 'see the log'}"
+                              + (f"\n{failed}" if failed else ""))
+        self.refresh_bindings()
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        if message.kind != "job":
+            return
+        self.flush()
+        self.state = "error"
+        self.finished_at = self.app.clock.monotonic()
+        self.status = "not submitted" if not self.job_id else self.status
+        self.update_status()
+        self.show_problem(f"✗ {message.text}\nEsc goes back.")
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------------ keys
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("submit", "browse"):
+            return self.state == "choosing"
+        if action == "results":
+            return self.state == "done" and self.job is not None and self.job.status == "Completed"
+        return True
+
+    def action_results(self) -> None:
+        if self.state == "done" and self.job is not None and self.job.status == "Completed":
+            self.app.push_screen(ResultsScreen(self.profile, self.job, self.previewer))
+
+    def action_cancel_or_back(self) -> None:
+        if self.state != "running":
+            if self.state != "canceling":
+                self.app.pop_screen()
+            return
+        from tui.screens.dialogs import Confirm
+
+        def answer(yes: bool | None) -> None:
+            if yes and self.state == "running":
+                self.state = "canceling"
+                self.cancel_token.cancel()
+                self.update_status()
+
+        self.app.push_screen(Confirm("Cancel this scoring run? The job is stopped; rows already "
+                                     "scored are kept in its output.", yes="Cancel the job",
+                                     no="Keep running", danger=True), answer)
+
+    def on_unmount(self) -> None:
+        if self.cancel_token is not None and self.state == "running":
+            self.cancel_token.cancel()
+
+
+def parse_rows(lines: list[str]) -> list[list[str]]:
+    return [row for row in csv.reader(lines) if row]
+
+
+class ResultsScreen(BaseScreen):
+    BINDINGS = [
+        Binding("s", "again", "Score again"),
+        Binding("d", "download", "Copy results"),
+        Binding("t", "teardown", "Tear down"),
+        Binding("h", "home", "Start screen"),
+        Binding("escape", "back", "Back"),
+    ]
+    SHOWN_ROWS = 200
+    PLOTTED_ROWS = 20000
+
+    def __init__(self, profile: Any, job: Any,
+                 previewer: Callable[[Any, str, int], list[str]] | None = None) -> None:
+        super().__init__()
+        self.profile, self.job = profile, job
+        self.previewer = previewer
+
+    def title_text(self) -> str:
+        return f"Results · job {self.job.job_id}"
+
+    def compose_body(self) -> ComposeResult:
+        job = self.job
+        rate = f" · {job.rows / job.duration:,.0f} rows/s" if job.duration and job.rows else ""
+        yield Static(f"{job.status} · {job.rows:,} rows scored · {job.failures} failed files · "
+                     f"{fmt_duration(job.duration)}{rate}\nResults: {job.output}", id="res-summary",
+                     markup=False)
+        with Horizontal(id="res-body"):
+            yield DataTable(id="res-table", cursor_type="row", zebra_stripes=True)
+            yield Histogram(bins=10, title="Predicted probability", id="res-hist")
+        if job.failed_files:
+            yield Static("Failed files:\n" + "\n".join(f"  {n}: {e}" for n, e in job.failed_files[:10]),
+                         id="res-failed", markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#res-table", DataTable)
+        for label in ("File", "Row id", "Label", "Probability"):
+            table.add_column(label, key=label.lower())
+        table.loading = True
+        self.load_preview()
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def load_preview(self) -> None:
+        try:
+            if self.previewer is None:
+                from engine import jobs
+
+                lines = jobs.preview(self.profile, self.job.job_id, self.PLOTTED_ROWS)
+            else:
+                lines = self.previewer(self.profile, self.job.job_id, self.PLOTTED_ROWS)
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(WorkFailed("preview", error_text(exc)[0]))
+            return
+        self.post_message(WorkDone("preview", parse_rows(lines)))
+
+    def on_work_done(self, message: WorkDone) -> None:
+        if message.kind == "preview":
+            table = self.query_one("#res-table", DataTable)
+            table.loading = False
+            values = []
+            for row in message.result:
+                try:
+                    values.append(float(row[-1]))
+                except (ValueError, IndexError):
+                    pass
+            for row in message.result[: self.SHOWN_ROWS]:
+                cells = (row + [""] * 4)[:4]
+                try:
+                    cells[3] = f"{float(cells[3]):.4f}"
+                except ValueError:
+                    pass
+                table.add_row(*cells)
+            self.query_one(Histogram).set_values(values)
+            table.focus()
+        elif message.kind == "download":
+            self.notify(f"Copied {len(message.result)} file(s) to {message.result[0].parent}"
+                        if message.result else "Nothing to copy", title="Results")
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        self.query_one("#res-table", DataTable).loading = False
+        self.show_problem(f"✗ {message.text}")
+
+    @work(thread=True, exclusive=True, group="download", exit_on_error=False)
+    def action_download(self) -> None:
+        from engine import jobs
+
+        out = self.app.start_dir / "results" / self.job.job_id
+        try:
+            copied = jobs.results(self.profile, self.job.job_id, out)
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(WorkFailed("download", error_text(exc)[0]))
+            return
+        self.post_message(WorkDone("download", copied))
+
+    def action_again(self) -> None:
+        self.app.pop_screen()
+        self.app.switch_screen(JobScreen(self.profile, previewer=self.previewer))
+
+    def action_teardown(self) -> None:
+        from tui.screens.teardown import TeardownScreen
+
+        self.app.push_screen(TeardownScreen(self.profile))
+
+    def action_home(self) -> None:
+        self.app.home()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,114 @@
+"""Start: create a new profile, resume a saved one, or try the local demo."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Static
+
+from tui.messages import WorkDone
+from tui.screens.base import BaseScreen
+
+
+def ago(then: float, now: float) -> str:
+    seconds = max(0, now - then)
+    if seconds < 90:
+        return "just now"
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return ""
+
+
+class StartScreen(BaseScreen):
+    TITLE_TEXT = "Start"
+    INTRO = ("Stand up an Azure ML batch scoring service, then score data with it. "
+             "Start a new profile, resume a saved one, or try everything on this machine first.")
+    BINDINGS = [
+        Binding("n", "new", "New profile"),
+        Binding("d", "demo", "Local demo"),
+        Binding("enter", "resume", "Resume", show=False),
+        Binding("f5", "reload", "Refresh"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="start-actions"):
+            yield Button("New profile  (n)", id="new", variant="primary", compact=True)
+            yield Button("Try the local demo  (d)", id="demo", compact=True)
+        with Vertical(id="saved"):
+            yield Static("Saved profiles · Enter resumes", classes="section-title")
+            yield DataTable(cursor_type="row", id="profiles")
+            yield Static("", id="profiles-empty")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#profiles", DataTable)
+        table.add_column("Profile", key="name")
+        table.add_column("Target", key="target")
+        table.add_column("Region", key="region")
+        table.add_column("Workspace", key="workspace")
+        table.add_column("Last run", key="last")
+        self.reload()
+
+    def reload(self) -> None:
+        self.load_profiles()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    @work(thread=True, exclusive=True, group="profiles", exit_on_error=False)
+    def load_profiles(self) -> None:
+        from engine import profile as profiles
+        from engine.run import last_run
+
+        rows = []
+        for path in profiles.list_profiles():
+            try:
+                p = profiles.load(str(path), environ={})
+                target, region, ws = p.target, p.workspace.location, p.workspace.name
+            except Exception as exc:  # noqa: BLE001 - an unreadable profile is listed, not fatal
+                target, region, ws = "invalid", "", "(cannot read: open it to see why)"
+            last = last_run(path.stem)
+            rows.append((path.stem, target, region, ws, last))
+        self.post_message(WorkDone("profiles", rows))
+
+    def on_work_done(self, message: WorkDone) -> None:
+        if message.kind != "profiles":
+            return
+        table = self.query_one("#profiles", DataTable)
+        table.clear()
+        now = self.app.clock.now()
+        for name, target, region, ws, last in message.result:
+            if last:
+                text = f"{last['action']} {last['outcome']} · {ago(last['ts'], now)}"
+            else:
+                text = "never run"
+            table.add_row(name, target, region, ws, text, key=name)
+        empty = self.query_one("#profiles-empty", Static)
+        empty.update("" if message.result else "No saved profiles yet: start a new one or try the demo.")
+        table.display = bool(message.result)
+        if message.result:
+            table.focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        {"new": self.action_new, "demo": self.action_demo}[event.button.id]()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.app.open_profile(str(event.row_key.value))
+
+    def action_resume(self) -> None:
+        table = self.query_one("#profiles", DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            self.app.open_profile(str(key))
+
+    def action_new(self) -> None:
+        self.app.draft = self.app.draft.__class__()
+        self.app.goto("basics")
+
+    def action_demo(self) -> None:
+        self.notify("Opening the demo profile (local target, bundled scorer, generated data)…")
+        self.app.open_profile("demo")
