@@ -243,11 +243,20 @@ def host(job_dir: Path) -> int:
     job = JobInfo.from_dict(read_json(job_dir / "job.json"))
     events = open(job_dir / "events.jsonl", "a", encoding="utf-8")
     lock = threading.Lock()
+    last: list[ev.JobFinished] = []
 
-    def emit(event: ev.Event) -> None:
+    def write(event: ev.Event) -> None:
         with lock:
             events.write(json.dumps(event.to_dict(), default=str) + "\n")
             events.flush()
+
+    def emit(event: ev.Event) -> None:
+        # The runner's own JobFinished waits until job.json holds the end state: a follower
+        # that sees the event then reads a finished job, never a stale "Running".
+        if isinstance(event, ev.JobFinished):
+            last.append(event)
+        else:
+            write(event)
 
     cancel = _FileCancel(job_dir)
     job.status = "Running"
@@ -264,9 +273,11 @@ def host(job_dir: Path) -> int:
         job.failures = result.failed_files
     except Exception as exc:  # the runner itself broke: the job fails with the reason
         job.status, job.error = "Failed", f"{type(exc).__name__}: {exc}"
+        last.clear()
     job.duration = round(time.monotonic() - start, 3)
     write_json(job_dir / "job.json", job.to_dict())
-    emit(ev.JobFinished(job.job_id, job.status, job.rows, job.failures, job.duration, job.output, job.error))
+    write(last[-1] if last else ev.JobFinished(job.job_id, job.status, job.rows, job.failures,
+                                                job.duration, job.output, job.error))
     events.close()
     return 0
 
