@@ -137,6 +137,11 @@ class Profile:
         return self.path.parent if self.path else Path.cwd()
 
     @property
+    def source(self) -> str:
+        """How errors name this profile: its file name."""
+        return self.path.name if self.path else f"{self.name}.toml"
+
+    @property
     def endpoint_name(self) -> str:
         """The endpoint name, or a stable default: endpoint names are unique per region across
         all of Azure, so the default carries a suffix from the subscription and resource group."""

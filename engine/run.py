@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterator
 
 from engine import events as ev
 from engine import paths
-from engine.errors import AmlBatchError, Canceled, LockedError
+from engine.datafiles import expand
+from engine.errors import AmlBatchError, Canceled, LockedError, ProfileError
 from engine.profile import Profile
 from engine.secrets import redact
 from engine.steps import STEPS, Check, Done, StepSpec, reversed_graph
@@ -350,12 +351,7 @@ def teardown(profile: Profile, emit: ev.Emit, cancel: CancelToken | None = None,
 
 def preflight(profile: Profile) -> list[Path]:
     """Checks of the user's own files before any resource is touched; returns the data files."""
-    from engine.datafiles import expand
-
-    scorer_dir = profile.scorer_dir
-    source = profile.path.name if profile.path else profile.name
-    from engine.errors import ProfileError
-
+    scorer_dir, source = profile.scorer_dir, profile.source
     if not scorer_dir.is_dir():
         raise ProfileError(source, "scorer.folder", f"no such folder: {scorer_dir}")
     for key in ("script", "model", "environment"):

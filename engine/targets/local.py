@@ -94,8 +94,7 @@ class LocalTarget(LocalJobs):
 
     def data_files(self) -> list[DataFile]:
         if self._data_files is None:
-            source = self.profile.path.name if self.profile.path else self.profile.name
-            self._data_files = expand(self.profile, source)
+            self._data_files = expand(self.profile, self.profile.source)
         return self._data_files
 
     # paths of resources
