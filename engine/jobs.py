@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from contextlib import contextmanager
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from engine import events as ev
 from engine.errors import AmlBatchError
@@ -90,32 +91,47 @@ def submit(profile: Profile, emit: ev.Emit, cancel: CancelToken | None = None,
             close()
 
 
+@contextmanager
+def _using(profile: Profile, target: Any) -> Iterator[Any]:
+    """The caller's target, or a new one that is closed afterwards."""
+    if target is not None:
+        yield target
+        return
+    made = _target(profile, lambda e: None, CancelToken())
+    try:
+        yield made
+    finally:
+        close = getattr(made, "close", None)
+        if close:
+            close()
+
+
 def list_jobs(profile: Profile, target: Any = None) -> list[JobInfo]:
-    target = target or _target(profile, lambda e: None, CancelToken())
-    return sorted(target.list_jobs(), key=lambda j: j.submitted)
+    with _using(profile, target) as t:
+        return sorted(t.list_jobs(), key=lambda j: j.submitted)
 
 
 def get_job(profile: Profile, job_id: str, target: Any = None) -> JobInfo:
-    target = target or _target(profile, lambda e: None, CancelToken())
-    return target.get_job(job_id)
+    with _using(profile, target) as t:
+        return t.get_job(job_id)
 
 
 def cancel_job(profile: Profile, job_id: str, target: Any = None) -> None:
-    target = target or _target(profile, lambda e: None, CancelToken())
-    target.cancel_job(job_id)
+    with _using(profile, target) as t:
+        t.cancel_job(job_id)
 
 
 def results(profile: Profile, job_id: str, out_dir: Path, target: Any = None) -> list[Path]:
-    target = target or _target(profile, lambda e: None, CancelToken())
-    job = target.get_job(job_id)
-    if job.status != "Completed":
-        raise AmlBatchError(f"job {job_id} is {job.status}: results exist only for Completed runs")
-    return target.download_results(job_id, out_dir)
+    with _using(profile, target) as t:
+        job = t.get_job(job_id)
+        if job.status != "Completed":
+            raise AmlBatchError(f"job {job_id} is {job.status}: results exist only for Completed runs")
+        return t.download_results(job_id, out_dir)
 
 
 def preview(profile: Profile, job_id: str, limit: int = 10, target: Any = None) -> list[str]:
-    target = target or _target(profile, lambda e: None, CancelToken())
-    return target.preview_rows(job_id, limit)
+    with _using(profile, target) as t:
+        return t.preview_rows(job_id, limit)
 
 
 def summary_lines(profile: Profile, job: JobInfo, target: Any = None) -> list[str]:

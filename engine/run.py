@@ -169,6 +169,7 @@ class _GraphRun:
         pending = {s.key: s for s in self.specs}
         running: dict[str, Any] = {}
         blocked_by_failure = {ev.FAILED, ev.CANCELED}
+        not_run: set[str] = set()  # steps skipped because something they need did not happen
         with ThreadPoolExecutor(max_workers=max(1, len(pending)), thread_name_prefix="step") as pool:
             while pending or running:
                 for key, spec in list(pending.items()):
@@ -176,13 +177,15 @@ class _GraphRun:
                     if any(s is None for s in states):
                         continue
                     del pending[key]
-                    bad = [s for s in states if s.outcome in blocked_by_failure]
+                    bad = [s for s in states if s.outcome in blocked_by_failure or s.step in not_run]
                     if self.cancel.canceled:
                         self.not_run(spec, ev.CANCELED, "not started: the run was canceled")
                     elif bad:
-                        self.not_run(spec, ev.SKIPPED, f"not run: {bad[0].step.replace('_', ' ')} "
-                                                       f"{bad[0].outcome}")
+                        not_run.add(key)
+                        why = "not run" if bad[0].step in not_run else bad[0].outcome
+                        self.not_run(spec, ev.SKIPPED, f"not run: {bad[0].step.replace('_', ' ')} {why}")
                     elif self.only is not None and key not in self.only:
+                        not_run.add(key)
                         self.not_run(spec, ev.SKIPPED, "not asked for")
                     else:
                         running[key] = pool.submit(self.run_step, spec)

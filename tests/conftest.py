@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures of the Azure tests: the fake cloud (tests/azure_support.py) and Azurite (tests/azurite.py).
+pytest_plugins = ["tests.azure_support", "tests.azurite"]
+
 
 @pytest.fixture(autouse=True)
 def amlbatch_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:

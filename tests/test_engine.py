@@ -298,3 +298,13 @@ def test_events_never_carry_secrets(make_profile) -> None:
     record = "".join(p.read_text() for p in paths.runs_dir(profile.name).glob("*.jsonl"))
     assert "s3cr3t-account-key-value" not in text and "s3cr3t-account-key-value" not in record
     assert "using key *** for the account" in text
+
+
+def test_a_step_not_run_blocks_what_needs_it_too(make_profile) -> None:
+    profile = load(str(make_profile(extra='[schedule]\nfrequency = "day"\n')))
+    sink = Collector()
+    run.provision(profile, sink, target=BrokenComputeTarget(profile, sink, run.CancelToken()))
+    finished = sink.finished()
+    assert finished["deployment"].outcome == "skipped"
+    assert finished["schedule"].outcome == "skipped"
+    assert finished["schedule"].detail == "not run: deployment not run"

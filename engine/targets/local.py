@@ -60,6 +60,24 @@ def _copy_tree(source: Path, dest: Path, ignore=CODE_IGNORE) -> None:
     tmp.rename(dest)
 
 
+def asset_names(profile) -> dict[str, str]:
+    s = profile.scorer
+    return {"environment": s.environment_name, "model": s.model_name, "code": f"{s.model_name}-code"}
+
+
+def asset_versions(profile) -> dict[str, tuple[str, str]]:
+    """(name, version) of each asset; versions are content hashes so unchanged assets keep theirs.
+    Both targets version assets this way."""
+    s, folder = profile.scorer, profile.scorer_dir
+    env_hash = hashlib.sha256((folder / s.environment).read_bytes() + s.image.encode()).hexdigest()[:12]
+    names = asset_names(profile)
+    return {
+        "environment": (names["environment"], env_hash),
+        "model": (names["model"], tree_hash(folder / s.model)),
+        "code": (names["code"], tree_hash(folder, skip=(Path(s.model).as_posix(),))),
+    }
+
+
 class LocalTarget(LocalJobs):
     """Implements check_*/apply_* and check_delete_*/delete_* for every step on disk."""
 
@@ -414,16 +432,7 @@ class LocalTarget(LocalJobs):
     # ------------------------------------------------------------------ environment, model, code
 
     def asset_versions(self) -> dict[str, tuple[str, str]]:
-        """(name, version) of each asset; versions are content hashes so unchanged assets keep theirs."""
-        s, folder = self.profile.scorer, self.profile.scorer_dir
-        env_hash = hashlib.sha256((folder / s.environment).read_bytes() + s.image.encode()).hexdigest()[:12]
-        model_rel = Path(s.model).as_posix()
-        names = self.asset_names()
-        return {
-            "environment": (names["environment"], env_hash),
-            "model": (names["model"], tree_hash(folder / s.model)),
-            "code": (names["code"], tree_hash(folder, skip=(model_rel,))),
-        }
+        return asset_versions(self.profile)
 
     def _asset_dir(self, kind: str, name: str, version: str) -> Path:
         return self.ws_dir / {"environment": "environments", "model": "models", "code": "codes"}[kind] / name / version
@@ -465,8 +474,7 @@ class LocalTarget(LocalJobs):
         return Done("created", "registered " + ", ".join(made), versions)
 
     def asset_names(self) -> dict[str, str]:
-        s = self.profile.scorer
-        return {"environment": s.environment_name, "model": s.model_name, "code": f"{s.model_name}-code"}
+        return asset_names(self.profile)
 
     def check_delete_assets(self, ctx: StepContext) -> Check:
         mine = []

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input, Log
 
-from tests.tui.conftest import (FakeClock, make_profile, scripted_runner, scripted_submitter, wait_for,
-                                write_data)
+from tests.tui.conftest import (make_profile, scripted_runner, scripted_submitter, wait_for)
 from tui.app import AmlBatchApp
 
 

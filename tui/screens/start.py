@@ -67,7 +67,7 @@ class StartScreen(BaseScreen):
             try:
                 p = profiles.load(str(path), environ={})
                 target, region, ws = p.target, p.workspace.location, p.workspace.name
-            except Exception as exc:  # noqa: BLE001 - an unreadable profile is listed, not fatal
+            except Exception:  # noqa: BLE001 - an unreadable profile is listed, not fatal
                 target, region, ws = "invalid", "", "(cannot read: open it to see why)"
             last = last_run(path.stem)
             rows.append((path.stem, target, region, ws, last))

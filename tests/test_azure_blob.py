@@ -1,0 +1,137 @@
+"""The azure target's own blob code against Azurite (the real Blob API): containers, concurrent
+upload with byte progress, skipping unchanged files, and the fall-back from Entra ID to the account
+key when the identity has no data rights. ARM (the workspace that owns the storage account) is the
+fake cloud; blob traffic goes to Azurite through the target's test hook."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from engine import events as ev
+from engine import run, secrets
+from tests.azure_support import Collector, reload, target, write_profile
+from tests.azurite import KEY, StaticToken
+
+pytestmark = pytest.mark.filterwarnings("ignore::Warning:marshmallow.*", "ignore::Warning:azure.*")
+BLOB_STEPS = {"resource_group", "workspace", "containers", "upload"}
+
+
+class SplitCredential:
+    """Tokens for ARM from the fake cloud, tokens for storage shaped for Azurite."""
+
+    def __init__(self, arm, storage):
+        self.arm, self.storage = arm, storage
+
+    def get_token(self, *scopes, **kwargs):
+        if any("storage.azure.com" in s for s in scopes):
+            return self.storage.get_token(*scopes, **kwargs)
+        return self.arm.get_token(*scopes, **kwargs)
+
+
+@pytest.fixture
+def names():
+    suffix = uuid.uuid4().hex[:8]
+    return f"in-{suffix}", f"out-{suffix}"
+
+
+def blob_profile(tmp_path, names, files=3):
+    inp, out = names
+    return reload(write_profile(tmp_path / "p", f'\n[storage]\ninput_container = "{inp}"\n'
+                                                f'output_container = "{out}"\n', files=files))
+
+
+def provision(profile, cloud, azurite, storage_token, only=BLOB_STEPS):
+    sink = Collector()
+    credential = SplitCredential(cloud.credential(), storage_token)
+    summary = run.provision(profile, sink, target=target(profile, cloud, credential=credential,
+                                                         blob_endpoint=azurite.url, blob_verify=azurite.ca_file),
+                            only=set(only))
+    return summary, sink
+
+
+def key_client(azurite):
+    from azure.storage.blob import BlobServiceClient
+
+    return BlobServiceClient(azurite.url, credential=azurite.key, connection_verify=azurite.ca_file)
+
+
+def test_containers_and_upload_with_entra_id(cloud, azurite, tmp_path, names):
+    profile = blob_profile(tmp_path, names)
+    token = StaticToken()
+    summary, sink = provision(profile, cloud, azurite, token)
+    assert summary.outcome == "succeeded", sink.finished()
+    assert sink.outcomes()["containers"] == "created" and sink.outcomes()["upload"] == "created"
+    assert token.requests  # Entra ID was used for storage
+    assert not sink.logs(level="warning")  # no key fallback
+
+    client = key_client(azurite)
+    props = client.get_container_client(names[0]).get_container_properties()
+    assert props.metadata == {"createdby": "amlbatch", "amlbatchprofile": profile.name}
+    blobs = {b.name: b for b in client.get_container_client(names[0]).list_blobs(include=["metadata"])}
+    assert sorted(blobs) == ["data/part-0.csv", "data/part-1.csv", "data/part-2.csv"]
+    assert all(b.metadata.get("md5") and b.content_settings.content_md5 for b in blobs.values())
+
+    progress = [e for e in sink.of(ev.StepProgress) if e.step == "upload" and e.unit == "bytes"]
+    total = sum(p.stat().st_size for p in (tmp_path / "p" / "data").glob("*.csv"))
+    assert progress and progress[-1].done == progress[-1].total == total
+
+    # unchanged: nothing to do
+    summary, sink = provision(profile, cloud, azurite, token)
+    assert sink.outcomes()["containers"] == "exists" and sink.outcomes()["upload"] == "exists"
+
+    # one file changed: only it goes up
+    (tmp_path / "p" / "data" / "part-2.csv").write_text("id,value\n7,7\n8,8\n")
+    summary, sink = provision(profile, cloud, azurite, token)
+    assert sink.outcomes()["upload"] == "created"
+    assert "1 of 3 files" in sink.finished()["upload"].detail or "uploaded 1 files" in sink.finished()["upload"].detail
+    progress = [e for e in sink.of(ev.StepProgress) if e.step == "upload" and e.unit == "bytes"]
+    assert progress[-1].total == (tmp_path / "p" / "data" / "part-2.csv").stat().st_size
+    data = client.get_blob_client(names[0], "data/part-2.csv").download_blob().readall()
+    assert data == b"id,value\n7,7\n8,8\n"
+
+
+def test_falls_back_to_the_account_key_without_data_rights(cloud, azurite, tmp_path, names):
+    profile = blob_profile(tmp_path, names)
+    summary, sink = provision(profile, cloud, azurite, StaticToken(), only={"resource_group", "workspace"})
+    assert summary.outcome == "succeeded"
+    # the workspace's storage account is Azurite's: its datastore secret is Azurite's key
+    ws = cloud.workspace("amlbatch-ws", "amlbatch-rg")
+    cloud.storage_accounts[ws.storage_account.lower()]["key"] = KEY
+    ws.datastore_secrets["workspaceblobstore"]["key"] = KEY
+
+    refused = StaticToken(audience="https://management.azure.com")  # storage answers 403
+    summary, sink = provision(profile, cloud, azurite, refused)
+    assert summary.outcome == "succeeded", [(k, e.outcome, e.error) for k, e in sink.finished().items()
+                                            if e.outcome == "failed"]
+    assert sink.outcomes()["upload"] == "created"
+    warnings = sink.logs(level="warning")
+    assert len(warnings) == 1 and "using the account key" in warnings[0]
+    assert cloud.calls_matching("POST", "/datastores/workspaceblobstore/listSecrets")
+    assert secrets.redact(f"key {KEY}") == "key ***"  # remembered: no event can show it
+    assert all(KEY not in getattr(e, "message", "") for e in sink.events)
+    names_up = [b.name for b in key_client(azurite).get_container_client(names[0]).list_blobs()]
+    assert len(names_up) == 3
+
+
+def test_upload_can_be_canceled_and_resumes(cloud, azurite, tmp_path, names):
+    profile = blob_profile(tmp_path, names, files=6)
+    cancel = run.CancelToken()
+    sink = Collector()
+
+    def emit(event):
+        sink(event)
+        if isinstance(event, ev.StepProgress) and event.step == "upload" and event.unit == "bytes":
+            cancel.cancel()  # Ctrl+C after the first bytes went up
+
+    credential = SplitCredential(cloud.credential(), StaticToken())
+    summary = run.provision(profile, emit, cancel, target=target(profile, cloud, credential=credential,
+                                                                 cancel=cancel, blob_endpoint=azurite.url,
+                                                                 blob_verify=azurite.ca_file),
+                            only=BLOB_STEPS)
+    assert summary.outcome == "canceled"
+    summary, sink = provision(profile, cloud, azurite, StaticToken())
+    assert summary.outcome == "succeeded"
+    names_up = [b.name for b in key_client(azurite).get_container_client(names[0]).list_blobs()]
+    assert len(names_up) == 6
