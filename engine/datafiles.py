@@ -59,6 +59,15 @@ def expand(profile, source: str) -> list[DataFile]:
     return list(found.values())
 
 
+def human_bytes(n: float) -> str:
+    """1536 -> '1.5 KB': sizes as people read them, in step details and on screens."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
 def file_md5(path: Path) -> str:
     """Hex MD5 of a file, read in chunks (Azure keeps MD5 as a blob's Content-MD5)."""
     digest = hashlib.md5()

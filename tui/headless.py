@@ -11,6 +11,7 @@ import time
 from typing import IO
 
 from engine import events as ev
+from engine.datafiles import human_bytes
 
 GLYPHS = {
     ev.CREATED: ("+", "32"), ev.UPDATED: ("~", "33"), ev.EXISTS: ("✓", "32"), ev.SKIPPED: ("-", "2"),
@@ -37,12 +38,7 @@ def fmt_duration(seconds: float) -> str:
 
 
 def fmt_amount(value: float, unit: str) -> str:
-    if unit == "bytes":
-        for name in ("B", "KB", "MB", "GB", "TB"):
-            if value < 1024 or name == "TB":
-                return f"{value:.0f} {name}" if name == "B" else f"{value:.1f} {name}"
-            value /= 1024
-    return f"{value:g}"
+    return human_bytes(value) if unit == "bytes" else f"{value:g}"
 
 
 class HumanRenderer:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import paths
-from engine.datafiles import DataFile, expand, file_md5
+from engine.datafiles import DataFile, expand, file_md5, human_bytes
 from engine.errors import StepError
 from engine.fileio import read_json, write_json
 from engine.localjob import LocalJobs
@@ -275,7 +275,7 @@ class LocalTarget(LocalJobs):
             return Check("skip", "no data files in the profile (data.files is empty)")
         total = sum(f.size for f in files)
         if ctx.planned("containers") == "create" or ctx.planned("workspace") == "create":
-            return Check("create", f"{len(files)} files ({_size(total)})", files)
+            return Check("create", f"{len(files)} files ({human_bytes(total)})", files)
         account = self.storage_account()
         todo = []
         for index, data_file in enumerate(files):
@@ -286,8 +286,8 @@ class LocalTarget(LocalJobs):
                 todo.append(data_file)
             ctx.progress(index + 1, len(files), "files checked")
         if not todo:
-            return none(f"{len(files)} files up to date ({_size(total)})")
-        return Check("create", f"{len(todo)} of {len(files)} files to upload ({_size(sum(f.size for f in todo))})", todo)
+            return none(f"{len(files)} files up to date ({human_bytes(total)})")
+        return Check("create", f"{len(todo)} of {len(files)} files to upload ({human_bytes(sum(f.size for f in todo))})", todo)
 
     def apply_upload(self, ctx: StepContext, check: Check) -> Done:
         account = self.storage_account()
@@ -310,7 +310,7 @@ class LocalTarget(LocalJobs):
             for size in pool.map(upload, todo):
                 done_bytes += size
                 ctx.progress(done_bytes, total, "bytes")
-        return Done("created", f"uploaded {len(todo)} files ({_size(total)}) to "
+        return Done("created", f"uploaded {len(todo)} files ({human_bytes(total)}) to "
                                f"{self.profile.storage.input_container}/{self.profile.data.prefix}")
 
     def check_delete_upload(self, ctx: StepContext) -> Check:
@@ -610,11 +610,3 @@ class LocalTarget(LocalJobs):
         return self._check_delete_json(self._json("schedules", name), f"schedule '{name}'")
 
     delete_schedule = _delete_json
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"

@@ -203,6 +203,8 @@ async def test_open_profile_from_the_command_line(amlbatch_home: Path) -> None:
     app = AmlBatchApp(profile="demo", sets=["compute.max_nodes=3"], remember_theme=False)
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for(pilot, lambda: screen_name(app) == "ReviewScreen", timeout=20)
+        # let the review finish mounting (and show the profile) before the app is shut down
+        await wait_for(pilot, lambda: "max_nodes = 3" in str(app.screen.query_one("#toml").render()))
         assert app.draft.profile.compute.max_nodes == 3
         assert "target local" in str(app.screen.query_one("#intro").render())
 

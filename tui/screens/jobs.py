@@ -14,7 +14,7 @@ from textual.widgets import Button, DataTable, Input, Label, Log, ProgressBar, R
 
 from tui.messages import FLUSH_SECONDS, EventBuffer, WorkDone, WorkFailed, error_text
 from tui.screens.base import BaseScreen
-from tui.widgets._checklist import fmt_duration
+from tui.headless import fmt_duration
 from tui.widgets._histogram import Histogram
 
 LOG_LINES = 2000

@@ -17,9 +17,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Log, ProgressBar, Static
 
+from tui.headless import fmt_amount
 from tui.messages import FLUSH_SECONDS, EventBuffer, WorkDone, WorkFailed, error_text
 from tui.screens.base import BaseScreen
-from tui.widgets._checklist import StepChecklist, fmt_duration
+from tui.headless import fmt_duration
+from tui.widgets._checklist import StepChecklist
 
 LOG_LINES = 2000  # per step kept, and in the log widget
 PENDING_LOGS = 20_000  # log events waiting for the next flush; older ones are dropped and counted
@@ -39,15 +41,6 @@ def engine_runner(action: str) -> Runner:
         return run.teardown(profile, emit, cancel)
 
     return {"provision": provision, "teardown": teardown}[action]
-
-
-def fmt_amount(value: float, unit: str) -> str:
-    if unit == "bytes":
-        for name in ("B", "KB", "MB", "GB", "TB"):
-            if value < 1024 or name == "TB":
-                return f"{value:.0f} {name}" if name == "B" else f"{value:.1f} {name}"
-            value /= 1024
-    return f"{value:g}"
 
 
 class RunScreen(BaseScreen):

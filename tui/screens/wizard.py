@@ -18,6 +18,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
+from engine.datafiles import human_bytes
 from tui.messages import WorkDone, WorkFailed, error_text
 from tui.screens.base import WizardScreen
 from tui.widgets._field import FieldInput, as_text
@@ -392,7 +393,7 @@ class StorageScreen(FormScreen):
                 summary.update("No files: the run uploads nothing (you can score any input later).")
             else:
                 count, size = message.result
-                summary.update(f"✓ {count} file{'s' if count != 1 else ''} to upload ({_size(size)})")
+                summary.update(f"✓ {count} file{'s' if count != 1 else ''} to upload ({human_bytes(size)})")
 
     def on_work_failed(self, message: WorkFailed) -> None:
         if message.kind == "files":
@@ -473,14 +474,6 @@ class ScheduleScreen(FormScreen):
              "for on-demand runs only.")
     FIELDS = ("schedule.frequency", "schedule.interval", "schedule.name")
     NEXT_LABEL = "Review"
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
 
 
 SCREENS: dict[str, type[WizardScreen]] = {

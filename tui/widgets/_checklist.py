@@ -7,6 +7,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from tui.headless import fmt_duration
+
 PENDING, RUNNING = "pending", "running"
 
 
@@ -24,13 +26,6 @@ class Glyphs:
     }
     PLAN_WORDS = {"create": "would create", "update": "would update", "delete": "would delete",
                   "none": "no change", "skip": "skip"}
-
-
-def fmt_duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, sec = divmod(int(seconds), 60)
-    return f"{minutes} min {sec:02d} s"
 
 
 class StepChecklist(DataTable):

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine import events as ev
-from engine.datafiles import DataFile, expand, file_md5
+from engine.datafiles import DataFile, expand, file_md5, human_bytes
 from engine.errors import AmlBatchError, Canceled, StepError
 from engine.steps import Check, Done, none
 from engine.targets.azure import _capture, _errors, _lro
@@ -50,7 +50,7 @@ from engine.targets.azure._base import (BUSY_STATES, FAILED_STATES, TAG_HASH, ca
 from engine.targets.azure._blob import META_CREATOR, META_MD5, META_PROFILE, Blobs
 from engine.targets.azure._jobs import AzureJobs
 from engine.targets.azure._schedule import ScheduleSteps
-from engine.targets.local import TAG_CREATOR, TAG_PROFILE, _size, asset_versions
+from engine.targets.local import TAG_CREATOR, TAG_PROFILE, asset_versions
 
 class AzureTarget(ScheduleSteps, AzureJobs):
     """Implements check_*/apply_* and check_delete_*/delete_* against Azure."""
@@ -582,7 +582,7 @@ class AzureTarget(ScheduleSteps, AzureJobs):
             return Check("skip", "no data files in the profile (data.files is empty)")
         total = sum(f.size for f in files)
         if "create" in (ctx.planned("containers"), ctx.planned("workspace")):
-            return Check("create", f"{len(files)} files ({_size(total)})", files)
+            return Check("create", f"{len(files)} files ({human_bytes(total)})", files)
         account = self.ws_value(ctx)["storage_account"]
         present = self._listed_blobs(account)
         todo = []
@@ -593,9 +593,9 @@ class AzureTarget(ScheduleSteps, AzureJobs):
                 todo.append(data_file)
             ctx.progress(index + 1, len(files), "files checked")
         if not todo:
-            return none(f"{len(files)} files up to date ({_size(total)})")
+            return none(f"{len(files)} files up to date ({human_bytes(total)})")
         return Check("create", f"{len(todo)} of {len(files)} files to upload "
-                               f"({_size(sum(f.size for f in todo))})", todo)
+                               f"({human_bytes(sum(f.size for f in todo))})", todo)
 
     def upload_files(self, account: str, container: str, todo: list[tuple[Path, str, int]], cancel: Any,
                      progress: Callable[[float, float], None]) -> None:
@@ -660,7 +660,7 @@ class AzureTarget(ScheduleSteps, AzureJobs):
         self.upload_files(account, self.profile.storage.input_container,
                           [(f.path, f.blob, f.size) for f in todo], ctx.cancel,
                           lambda done, whole: ctx.progress(done, whole, "bytes"))
-        return Done("created", f"uploaded {len(todo)} files ({_size(total)}) to "
+        return Done("created", f"uploaded {len(todo)} files ({human_bytes(total)}) to "
                                f"{self.profile.storage.input_container}/{self.profile.data.prefix}")
 
     @step("check_delete")
