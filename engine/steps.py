@@ -70,3 +70,12 @@ class Done:
 
 def none(detail: str, value: Any = None) -> Check:
     return Check(NO_CHANGE, detail, value)
+
+
+def delete_check(what: str, found: bool, ours: bool, detail: str = "", value: Any = None) -> Check:
+    """Tear-down's one rule, on both targets: delete only what exists and this profile made."""
+    if not found:
+        return Check("skip", f"{what} already gone")
+    if not ours:
+        return Check("skip", f"kept {what}: not created by this profile")
+    return Check("delete", detail or what, value)

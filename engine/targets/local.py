@@ -30,7 +30,7 @@ from engine.errors import StepError
 from engine.fileio import read_json, write_json
 from engine.localjob import LocalJobs
 from engine.run import StepContext
-from engine.steps import Check, Done, none
+from engine.steps import Check, Done, delete_check, none
 
 TAG_CREATOR, TAG_PROFILE = "created-by", "amlbatch-profile"
 CODE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
@@ -159,12 +159,8 @@ class LocalTarget(LocalJobs):
 
     def check_delete_resource_group(self, ctx: StepContext) -> Check:
         group = self._read(self.group_dir / "group.json")
-        rg = self.profile.workspace.resource_group
-        if group is None:
-            return Check("skip", f"resource group '{rg}' already gone")
-        if not self.ours(group):
-            return Check("skip", f"kept resource group '{rg}': not created by this profile")
-        return Check("delete", f"resource group '{rg}' and everything in it")
+        what = f"resource group '{self.profile.workspace.resource_group}'"
+        return delete_check(what, group is not None, self.ours(group), f"{what} and everything in it")
 
     def delete_resource_group(self, ctx: StepContext, check: Check) -> Done:
         shutil.rmtree(self.group_dir)
@@ -208,12 +204,9 @@ class LocalTarget(LocalJobs):
 
     def check_delete_workspace(self, ctx: StepContext) -> Check:
         ws = self.workspace()
-        name = self.profile.workspace.name
-        if ws is None:
-            return Check("skip", f"workspace '{name}' already gone")
-        if not self.ours(ws):
-            return Check("skip", f"kept workspace '{name}': not created by this profile")
-        return Check("delete", f"workspace '{name}' and its storage account {ws['storage_account']}", ws)
+        what = f"workspace '{self.profile.workspace.name}'"
+        return delete_check(what, ws is not None, self.ours(ws),
+                            f"{what} and its storage account {(ws or {}).get('storage_account')}", ws)
 
     def delete_workspace(self, ctx: StepContext, check: Check) -> Done:
         shutil.rmtree(self.account_dir(check.value["storage_account"]), ignore_errors=True)
@@ -366,11 +359,7 @@ class LocalTarget(LocalJobs):
 
     def _check_delete_json(self, path: Path, what: str) -> Check:
         current = self._read(path)
-        if current is None:
-            return Check("skip", f"{what} already gone")
-        if not self.ours(current):
-            return Check("skip", f"kept {what}: not created by this profile")
-        return Check("delete", what, path)
+        return delete_check(what, current is not None, self.ours(current), value=path)
 
     def _delete_json(self, ctx: StepContext, check: Check) -> Done:
         check.value.unlink()

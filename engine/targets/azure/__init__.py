@@ -43,7 +43,7 @@ from typing import Any, Callable
 from engine import events as ev
 from engine.datafiles import DataFile, expand, file_md5, human_bytes
 from engine.errors import AmlBatchError, Canceled, StepError
-from engine.steps import Check, Done, none
+from engine.steps import Check, Done, delete_check, none
 from engine.targets.azure import _capture, _errors, _lro
 from engine.targets.azure._base import (BUSY_STATES, FAILED_STATES, TAG_HASH, carry, get_or_none,
                                         last_segment, same_ref, say, state_of, step, tags_of)
@@ -316,13 +316,10 @@ class AzureTarget(ScheduleSteps, AzureJobs):
 
     @step("check_delete")
     def check_delete_resource_group(self, ctx: Any) -> Check:
-        rg = self.profile.workspace.resource_group
         group = self.resource_group()
-        if group is None:
-            return Check("skip", f"resource group '{rg}' already gone")
-        if group == "forbidden" or not self.ours(group):
-            return Check("skip", f"kept resource group '{rg}': not created by this profile")
-        return Check("delete", f"resource group '{rg}' and everything in it")
+        what = f"resource group '{self.profile.workspace.resource_group}'"
+        return delete_check(what, group is not None, group != "forbidden" and self.ours(group),
+                            f"{what} and everything in it")
 
     @step("delete")
     def delete_resource_group(self, ctx: Any, check: Check) -> Done:
@@ -457,10 +454,8 @@ class AzureTarget(ScheduleSteps, AzureJobs):
             return Check("skip", f"workspace '{name}' goes with the resource group (soft-deleted for 14 days; "
                                  "--purge frees its name at once)")
         ws = self.workspace()
-        if ws is None:
-            return Check("skip", f"workspace '{name}' already gone")
-        if not self.ours(ws):
-            return Check("skip", f"kept workspace '{name}': not created by this profile")
+        if ws is None or not self.ours(ws):
+            return delete_check(f"workspace '{name}'", ws is not None, False)
         info = self.ws_info(ws)
         return Check("delete", f"workspace '{name}' with its storage account {info['storage_account']}, key vault "
                                "and application insights" + (" (purged: the name is free at once)" if purge else
@@ -781,11 +776,7 @@ class AzureTarget(ScheduleSteps, AzureJobs):
         if going:
             return going
         current = self.compute()
-        if current is None:
-            return Check("skip", f"cluster '{name}' already gone")
-        if not self.ours(current):
-            return Check("skip", f"kept cluster '{name}': not created by this profile")
-        return Check("delete", f"cluster '{name}'")
+        return delete_check(f"cluster '{name}'", current is not None, self.ours(current))
 
     @step("delete")
     def delete_compute(self, ctx: Any, check: Check) -> Done:
@@ -1057,11 +1048,8 @@ class AzureTarget(ScheduleSteps, AzureJobs):
         if going:
             return going
         current = self.endpoint()
-        if current is None:
-            return Check("skip", f"endpoint '{name}' already gone")
-        if not self.ours(current):
-            return Check("skip", f"kept endpoint '{name}': not created by this profile")
-        return Check("delete", f"endpoint '{name}' and its deployments")
+        return delete_check(f"endpoint '{name}'", current is not None, self.ours(current),
+                            f"endpoint '{name}' and its deployments")
 
     @step("delete")
     def delete_endpoint(self, ctx: Any, check: Check) -> Done:
@@ -1225,11 +1213,7 @@ class AzureTarget(ScheduleSteps, AzureJobs):
         if self.ours(endpoint):
             return Check("skip", f"deployment '{name}' goes with its endpoint")
         current = self.deployment()
-        if current is None:
-            return Check("skip", f"deployment '{name}' already gone")
-        if not self.ours(current):
-            return Check("skip", f"kept deployment '{name}': not created by this profile")
-        return Check("delete", f"deployment '{name}'")
+        return delete_check(f"deployment '{name}'", current is not None, self.ours(current))
 
     @step("delete")
     def delete_deployment(self, ctx: Any, check: Check) -> Done:

@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from engine.steps import Check, Done, none
+from engine.steps import Check, Done, delete_check, none
 from engine.targets.azure import _errors, _lro
 from engine.targets.azure._base import BUSY_STATES, FAILED_STATES, get_or_none, state_of, step, tags_of
 
@@ -179,11 +179,8 @@ class ScheduleSteps:
         if going:
             return going
         current = self.schedule()
-        if current is None:
-            return Check("skip", f"schedule '{name}' already gone")
-        if not self.ours(current):
-            return Check("skip", f"kept schedule '{name}': not created by this profile")
-        return Check("delete", f"schedule '{name}' (disabled first)")
+        return delete_check(f"schedule '{name}'", current is not None, self.ours(current),
+                            f"schedule '{name}' (disabled first)")
 
     @step("delete")
     def delete_schedule(self, ctx: Any, check: Check) -> Done:
