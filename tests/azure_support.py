@@ -6,46 +6,21 @@ No tests here; the test_azure_* modules import what they need from this one.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from engine import events as ev
 from engine import run
 from engine.profile import load
 from tests.fakeazure import FakeAzure
+from tests.support import Collector
 from tests.fakeazure._core import DEFAULT_SECRET, DEFAULT_SUBSCRIPTION, DEFAULT_TENANT
 
 SUB = DEFAULT_SUBSCRIPTION
 TENANT = DEFAULT_TENANT
 CLIENT_SECRET = DEFAULT_SECRET
 WRITES = ("PUT", "POST", "PATCH", "DELETE")
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.events: list[ev.Event] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event: ev.Event) -> None:
-        with self._lock:
-            self.events.append(event)
-
-    def of(self, kind: type) -> list[Any]:
-        with self._lock:
-            return [e for e in self.events if isinstance(e, kind)]
-
-    def finished(self) -> dict[str, ev.StepFinished]:
-        return {e.step: e for e in self.of(ev.StepFinished)}
-
-    def outcomes(self) -> dict[str, str]:
-        return {k: e.outcome for k, e in self.finished().items()}
-
-    def logs(self, step: str | None = None, level: str | None = None) -> list[str]:
-        return [e.message for e in self.of(ev.StepLog)
-                if (step is None or e.step == step) and (level is None or e.level == level)]
 
 
 class _NoSleep:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import write_scorer
+
 # Fixtures of the Azure tests: the fake cloud (tests/azure_support.py) and Azurite (tests/azurite.py).
 pytest_plugins = ["tests.azure_support", "tests.azurite"]
 
@@ -21,15 +23,6 @@ def amlbatch_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("AMLBATCH_HOME", str(home))
     monkeypatch.setenv("NO_COLOR", "1")
     return home
-
-
-def write_scorer(folder: Path) -> Path:
-    """A minimal user scorer folder (contract files only), for tests that provision but do not score."""
-    (folder / "model").mkdir(parents=True, exist_ok=True)
-    (folder / "score.py").write_text("def init():\n    pass\n\n\ndef run(mini_batch):\n    return []\n")
-    (folder / "environment.yml").write_text("name: test\ndependencies:\n  - python=3.11\n")
-    (folder / "model" / "weights.bin").write_bytes(b"\x00\x01\x02")
-    return folder
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import pytest
 
 from engine import events as ev
 from engine import run, secrets
-from tests.azure_support import Collector, reload, target, write_profile
+from tests.azure_support import reload, target, write_profile
+from tests.support import Collector
 from tests.azurite import KEY, StaticToken
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:marshmallow.*", "ignore::Warning:azure.*")

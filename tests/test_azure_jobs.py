@@ -11,7 +11,8 @@ import pytest
 from engine import events as ev
 from engine import jobs, run
 from engine.errors import AmlBatchError
-from tests.azure_support import Collector, provision, reload, target
+from tests.azure_support import provision, reload, target
+from tests.support import Collector
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:marshmallow.*", "ignore::Warning:azure.*")
 

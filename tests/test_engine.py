@@ -14,22 +14,7 @@ from engine import paths, run
 from engine.errors import LockedError
 from engine.profile import load
 from engine.targets.local import LocalTarget
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.events: list[ev.Event] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event: ev.Event) -> None:
-        with self._lock:
-            self.events.append(event)
-
-    def finished(self) -> dict[str, ev.StepFinished]:
-        return {e.step: e for e in self.events if isinstance(e, ev.StepFinished)}
-
-    def outcomes(self) -> dict[str, str]:
-        return {k: e.outcome for k, e in self.finished().items()}
+from tests.support import Collector
 
 
 def provision(profile, target=None) -> Collector:

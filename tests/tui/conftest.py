@@ -11,6 +11,7 @@ from typing import Any, Callable
 import pytest
 
 from engine import events as ev
+from tests.support import write_scorer
 
 SNAP_HOME = Path("/tmp/amlbatch-tui-snapshots")  # fixed, so paths in snapshots never change
 STEPS = (("resource_group", "Resource group"), ("workspace", "Workspace"),
@@ -44,14 +45,6 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-def write_scorer(folder: Path) -> Path:
-    (folder / "model").mkdir(parents=True, exist_ok=True)
-    (folder / "score.py").write_text("def init():\n    pass\n\n\ndef run(mini_batch):\n    return []\n")
-    (folder / "environment.yml").write_text("name: test\ndependencies:\n  - python=3.11\n")
-    (folder / "model" / "weights.bin").write_bytes(b"\x00\x01\x02")
-    return folder
 
 
 def write_data(folder: Path, files: int = 3) -> Path:
