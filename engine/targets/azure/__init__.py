@@ -324,14 +324,19 @@ class AzureTarget(ScheduleSteps, AzureJobs):
     @step("delete")
     def delete_resource_group(self, ctx: Any, check: Check) -> Done:
         rg = self.profile.workspace.resource_group
+        ctx.log(f"deleting resource group '{rg}' and everything in it (this takes several minutes)")
+        return self.delete_and_wait(ctx, check, f"resource group '{rg}'",
+                                    lambda: self.rm.resource_groups.begin_delete(rg))
+
+    def delete_and_wait(self, ctx: Any, check: Check, what: str, begin: Callable[[], Any]) -> Done:
+        """Start a deletion and wait for it; something already gone counts as deleted."""
         try:
-            poller = self.rm.resource_groups.begin_delete(rg)
+            poller = begin()
         except Exception as exc:  # noqa: BLE001
             if _errors.is_not_found(exc):
-                return Done("deleted", f"resource group '{rg}' was already gone")
+                return Done("deleted", f"{what} was already gone")
             raise
-        ctx.log(f"deleting resource group '{rg}' and everything in it (this takes several minutes)")
-        _lro.wait_poller(ctx, poller, f"deleting resource group '{rg}'")
+        _lro.wait_poller(ctx, poller, f"deleting {what}")
         return Done("deleted", check.detail)
 
     # ------------------------------------------------------------------ workspace
@@ -466,14 +471,8 @@ class AzureTarget(ScheduleSteps, AzureJobs):
     def delete_workspace(self, ctx: Any, check: Check) -> Done:
         name = self.profile.workspace.name
         purge = bool(ctx.options.get("purge"))
-        try:
-            poller = self.ml.workspaces.begin_delete(name, delete_dependent_resources=True, permanently_delete=purge)
-        except Exception as exc:  # noqa: BLE001
-            if _errors.is_not_found(exc):
-                return Done("deleted", f"workspace '{name}' was already gone")
-            raise
-        _lro.wait_poller(ctx, poller, f"deleting workspace '{name}'")
-        return Done("deleted", check.detail)
+        return self.delete_and_wait(ctx, check, f"workspace '{name}'", lambda: self.ml.workspaces.begin_delete(
+            name, delete_dependent_resources=True, permanently_delete=purge))
 
     # ------------------------------------------------------------------ containers
 
@@ -781,14 +780,7 @@ class AzureTarget(ScheduleSteps, AzureJobs):
     @step("delete")
     def delete_compute(self, ctx: Any, check: Check) -> Done:
         name = self.profile.compute.name
-        try:
-            poller = self.ml.compute.begin_delete(name)
-        except Exception as exc:  # noqa: BLE001
-            if _errors.is_not_found(exc):
-                return Done("deleted", f"cluster '{name}' was already gone")
-            raise
-        _lro.wait_poller(ctx, poller, f"deleting cluster '{name}'")
-        return Done("deleted", check.detail)
+        return self.delete_and_wait(ctx, check, f"cluster '{name}'", lambda: self.ml.compute.begin_delete(name))
 
     # ------------------------------------------------------------------ datastores
 
@@ -1054,14 +1046,8 @@ class AzureTarget(ScheduleSteps, AzureJobs):
     @step("delete")
     def delete_endpoint(self, ctx: Any, check: Check) -> Done:
         name = self.profile.endpoint_name
-        try:
-            poller = self.ml.batch_endpoints.begin_delete(name)
-        except Exception as exc:  # noqa: BLE001
-            if _errors.is_not_found(exc):
-                return Done("deleted", f"endpoint '{name}' was already gone")
-            raise
-        _lro.wait_poller(ctx, poller, f"deleting endpoint '{name}'")
-        return Done("deleted", check.detail)
+        return self.delete_and_wait(ctx, check, f"endpoint '{name}'",
+                                    lambda: self.ml.batch_endpoints.begin_delete(name))
 
     # ------------------------------------------------------------------ deployment
 
@@ -1218,11 +1204,6 @@ class AzureTarget(ScheduleSteps, AzureJobs):
     @step("delete")
     def delete_deployment(self, ctx: Any, check: Check) -> Done:
         p = self.profile
-        try:
-            poller = self.ml.batch_deployments.begin_delete(name=p.endpoint.deployment, endpoint_name=p.endpoint_name)
-        except Exception as exc:  # noqa: BLE001
-            if _errors.is_not_found(exc):
-                return Done("deleted", f"deployment '{p.endpoint.deployment}' was already gone")
-            raise
-        _lro.wait_poller(ctx, poller, f"deleting deployment '{p.endpoint.deployment}'")
-        return Done("deleted", check.detail)
+        return self.delete_and_wait(ctx, check, f"deployment '{p.endpoint.deployment}'",
+                                    lambda: self.ml.batch_deployments.begin_delete(
+                                        name=p.endpoint.deployment, endpoint_name=p.endpoint_name))
