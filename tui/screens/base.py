@@ -41,6 +41,23 @@ class BaseScreen(Screen):
         panel.set_class(severity == "info", "-info")
 
 
+class ServiceScreen(BaseScreen):
+    """A screen shown once a service exists: home, back and tear-down work the same on each."""
+
+    profile: Any
+
+    def action_teardown(self) -> None:
+        from tui.screens.teardown import TeardownScreen
+
+        self.app.push_screen(TeardownScreen(self.profile))
+
+    def action_home(self) -> None:
+        self.app.home()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
 class WizardScreen(BaseScreen):
     """A step of the wizard: Back and Next (buttons and keys), its place in the sequence."""
 

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Markdown
 
-from tui.screens.base import BaseScreen
+from tui.screens.base import ServiceScreen
 
 
 def uri_in(text: str) -> str:
@@ -45,7 +45,7 @@ def portal_links(profile: Any) -> list[tuple[str, str]]:
     ]
 
 
-class FinishScreen(BaseScreen):
+class FinishScreen(ServiceScreen):
     TITLE_TEXT = "Ready"
     BINDINGS = [
         Binding("s", "submit", "Submit scoring run"),
@@ -121,13 +121,3 @@ class FinishScreen(BaseScreen):
 
         self.app.push_screen(JobScreen(self.profile))
 
-    def action_teardown(self) -> None:
-        from tui.screens.teardown import TeardownScreen
-
-        self.app.push_screen(TeardownScreen(self.profile))
-
-    def action_home(self) -> None:
-        self.app.home()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()

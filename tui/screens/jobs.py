@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, Log, ProgressBar, RadioButton, RadioSet, Static
 
 from tui.messages import FLUSH_SECONDS, EventBuffer, WorkDone, WorkFailed, error_text
-from tui.screens.base import BaseScreen
+from tui.screens.base import BaseScreen, ServiceScreen
 from tui.headless import fmt_duration
 from tui.widgets._histogram import Histogram
 
@@ -267,7 +267,7 @@ def parse_rows(lines: list[str]) -> list[list[str]]:
     return [row for row in csv.reader(lines) if row]
 
 
-class ResultsScreen(BaseScreen):
+class ResultsScreen(ServiceScreen):
     BINDINGS = [
         Binding("s", "again", "Score again"),
         Binding("d", "download", "Copy results"),
@@ -364,13 +364,3 @@ class ResultsScreen(BaseScreen):
         self.app.pop_screen()
         self.app.switch_screen(JobScreen(self.profile, previewer=self.previewer))
 
-    def action_teardown(self) -> None:
-        from tui.screens.teardown import TeardownScreen
-
-        self.app.push_screen(TeardownScreen(self.profile))
-
-    def action_home(self) -> None:
-        self.app.home()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
