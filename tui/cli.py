@@ -236,10 +236,11 @@ def list_jobs(profile: Any, args: argparse.Namespace) -> Exit:
     if not found:
         print(f"No scoring runs yet for profile '{profile.name}'. Start one with --submit.")
         return Exit.OK
-    print(f"{'JOB':<34} {'STATUS':<10} {'SUBMITTED':<19} {'ROWS':>8} {'FAILED':>6}  OUTPUT")
+    width = max(len(job.job_id) for job in found)
+    print(f"{'JOB':<{width}}  {'STATUS':<10} {'SUBMITTED':<19} {'ROWS':>8} {'FAILED':>6}  OUTPUT")
     for job in found:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.submitted))
-        print(f"{job.job_id:<34} {job.status:<10} {when:<19} {job.rows:>8} {job.failures:>6}  {job.output}")
+        print(f"{job.job_id:<{width}}  {job.status:<10} {when:<19} {job.rows:>8} {job.failures:>6}  {job.output}")
     return Exit.OK
 
 
