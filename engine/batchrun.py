@@ -915,8 +915,10 @@ def _worker_main(conn: Any, config: dict[str, Any]) -> None:
     root.addHandler(handler)
     root.addHandler(_ForwardHandler(send))
     name, script = config["name"], config["script"]
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {name} (pid {os.getpid()}) of job {config['job_id']}: "
-          f"loading {script}", flush=True)
+    # a worker's stdout is its own log file (logs/worker-N.txt), never the user's terminal
+    sys.stdout.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {name} (pid {os.getpid()}) of job "
+                     f"{config['job_id']}: loading {script}\n")
+    sys.stdout.flush()
 
     started = time.monotonic()
     try:
