@@ -8,7 +8,7 @@ import copy
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from . import _catalog
 from ._http import ApiError, Request, Response, bad_request, json_response, not_found, route
@@ -565,15 +565,24 @@ class MlMixin:
             compute["sku"] = body["sku"]
         ws.computes[name.lower()] = compute
 
-        def ok():
-            compute["properties"]["provisioningState"] = "Succeeded"
-
         def failed(error):
             compute["properties"]["provisioningState"] = "Failed"
             compute["properties"]["provisioningErrors"] = [{"error": error}]
 
-        headers = self._start_lro(req, on_success=ok, on_failure=failed, location=ws.location)
-        snapshot = copy.deepcopy(compute)
+        return self._accepted_put(req, ws, compute, current, failed)
+
+    def _accepted_put(self, req: Request, ws: Any, resource: dict, current: Any,
+                      on_failure: Callable[[dict], Any] | None = None) -> Response:
+        """Answer a create/update as Azure does: 200/201 with Creating/Updating, then an async
+        operation that ends with the resource Succeeded (or Failed)."""
+        def ok():
+            resource["properties"]["provisioningState"] = "Succeeded"
+
+        def failed(_error):
+            resource["properties"]["provisioningState"] = "Failed"
+
+        headers = self._start_lro(req, on_success=ok, on_failure=on_failure or failed, location=ws.location)
+        snapshot = copy.deepcopy(resource)
         snapshot["properties"]["provisioningState"] = "Creating" if current is None else "Updating"
         return json_response(snapshot, 200 if current else 201, headers)
 
@@ -1004,17 +1013,7 @@ class MlMixin:
         }
         ws.endpoints[name.lower()] = endpoint
         ws.deployments.setdefault(name.lower(), {})
-
-        def ok():
-            endpoint["properties"]["provisioningState"] = "Succeeded"
-
-        def failed(_e):
-            endpoint["properties"]["provisioningState"] = "Failed"
-
-        headers = self._start_lro(req, on_success=ok, on_failure=failed, location=ws.location)
-        snapshot = copy.deepcopy(endpoint)
-        snapshot["properties"]["provisioningState"] = "Creating" if current is None else "Updating"
-        return json_response(snapshot, 200 if current else 201, headers)
+        return self._accepted_put(req, ws, endpoint, current)
 
     @route("PATCH", "arm", WS + "/batchEndpoints/{ep}")
     def ml_patch_endpoint(self, req: Request) -> Response:
@@ -1121,17 +1120,7 @@ class MlMixin:
             "properties": props, "systemData": self._system_data(req, (current or {}).get("systemData")),
         }
         ws.deployments.setdefault(ep["name"].lower(), {})[name.lower()] = dep
-
-        def ok():
-            dep["properties"]["provisioningState"] = "Succeeded"
-
-        def failed(_e):
-            dep["properties"]["provisioningState"] = "Failed"
-
-        headers = self._start_lro(req, on_success=ok, on_failure=failed, location=ws.location)
-        snapshot = copy.deepcopy(dep)
-        snapshot["properties"]["provisioningState"] = "Creating" if current is None else "Updating"
-        return json_response(snapshot, 200 if current else 201, headers)
+        return self._accepted_put(req, ws, dep, current)
 
     @route("PATCH", "arm", WS + "/batchEndpoints/{ep}/deployments/{dep}")
     def ml_patch_deployment(self, req: Request) -> Response:
