@@ -41,6 +41,23 @@ def fmt_amount(value: float, unit: str) -> str:
     return human_bytes(value) if unit == "bytes" else f"{value:g}"
 
 
+def summary_parts(action: str, counts: dict[str, int]) -> list[str]:
+    """A run's closing counts, worded the same by the headless output and the wizard."""
+    c = counts
+    if action == "plan":
+        parts = [f"{c.get('would_create', 0)} to create", f"{c.get('would_update', 0)} to update",
+                 f"{c.get(ev.EXISTS, 0)} unchanged"]
+    elif action == "teardown":
+        parts = [f"{c.get(ev.DELETED, 0)} deleted", f"{c.get(ev.SKIPPED, 0)} kept or gone"]
+    else:
+        parts = [f"{c.get(ev.CREATED, 0)} created", f"{c.get(ev.UPDATED, 0)} updated",
+                 f"{c.get(ev.EXISTS, 0)} exist"]
+    parts.append(f"{c.get(ev.FAILED, 0)} failed")
+    if c.get(ev.CANCELED):
+        parts.append(f"{c[ev.CANCELED]} canceled")
+    return parts
+
+
 class HumanRenderer:
     """Consumes events; prints step lines as steps finish and a summary at the end.
 
@@ -215,18 +232,7 @@ class HumanRenderer:
         self.write_line(self.paint(e.message, "1;33"))
 
     def on_run_finished(self, e: ev.RunFinished) -> None:
-        c = e.counts
-        if self.action == "plan":
-            parts = [f"{c.get('would_create', 0)} to create", f"{c.get('would_update', 0)} to update",
-                     f"{c.get(ev.EXISTS, 0)} unchanged"]
-        elif self.action == "teardown":
-            parts = [f"{c.get(ev.DELETED, 0)} deleted", f"{c.get(ev.SKIPPED, 0)} kept or gone"]
-        else:
-            parts = [f"{c.get(ev.CREATED, 0)} created", f"{c.get(ev.UPDATED, 0)} updated",
-                     f"{c.get(ev.EXISTS, 0)} exist"]
-        parts.append(f"{c.get(ev.FAILED, 0)} failed")
-        if c.get(ev.CANCELED):
-            parts.append(f"{c[ev.CANCELED]} canceled")
+        parts = summary_parts(self.action, e.counts)
         code = {"failed": "31", "canceled": "33"}.get(e.outcome, "1")
         self.write_line(self.paint(", ".join(parts) + f" in {fmt_duration(e.duration)}", code))
         if e.outcome == "canceled":

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Log, ProgressBar, Static
 
-from tui.headless import fmt_amount
+from tui.headless import fmt_amount, summary_parts
 from tui.messages import FLUSH_SECONDS, EventBuffer, WorkDone, WorkFailed, error_text
 from tui.screens.base import BaseScreen
 from tui.headless import fmt_duration
@@ -224,14 +224,7 @@ class RunScreen(BaseScreen):
         self.query_one("#overall", Static).update(text)
 
     def summary_text(self, counts: dict[str, int]) -> str:
-        if self.mode == "teardown":
-            parts = [f"{counts.get('deleted', 0)} deleted", f"{counts.get('skipped', 0)} kept or gone"]
-        else:
-            parts = [f"{counts.get('created', 0)} created", f"{counts.get('updated', 0)} updated",
-                     f"{counts.get('exists', 0)} exist"]
-        parts.append(f"{counts.get('failed', 0)} failed")
-        if counts.get("canceled"):
-            parts.append(f"{counts['canceled']} canceled")
+        parts = summary_parts("teardown" if self.mode == "teardown" else "provision", counts)
         verdict = {"succeeded": "✓ Done", "failed": "✗ Failed", "canceled": "! Canceled",
                    "error": "✗ Could not run"}.get(self.state, self.state)
         return f"{verdict}: " + ", ".join(parts)
