@@ -140,10 +140,25 @@ image builds, metrics/artifacts services, logs of jobs (``jobs.stream`` shows no
 triggering (schedules never fire), paging beyond one page for ARM lists, resource locks and RBAC.
 Error codes and messages follow Azure's where they are known; where not, the fake's own messages say what
 is wrong.
+
+Layout
+------
+``_fake``: FakeAzure (state, requests_mock plumbing, failure injection, dispatch); its base classes are the
+registry of the modules below, one per resource, each holding that resource's ``@route`` handlers. Shared:
+``_core`` (defaults, ARM path templates, Call, Failure), ``_http`` (Request, Response, ApiError, @route),
+``_auth`` (token checks), ``_lro`` (long-running operations and their polls), ``_catalog`` (regions, VM sizes,
+quotas), ``_template`` (ARM expression evaluator). Entra ID: ``_aad``. ARM: ``_arm_subscriptions``,
+``_arm_providers``, ``_arm_groups``, ``_arm_resources`` (generic catch-all), ``_arm_storage``,
+``_arm_deployments``. Azure ML: ``_ml_workspaces``, ``_ml_compute``, ``_ml_datastores``, ``_ml_assets``,
+``_ml_endpoints``, ``_ml_deployments``, ``_ml_schedules``, ``_ml_jobs``, ``_ml_invoke`` (scoring URIs),
+``_ml_scoring``, ``_ml_dataplane`` (discovery, run history). Blob: ``_blob_accounts``, ``_blob_auth``,
+``_blob_containers``, ``_blob_blobs``. Resource modules never import ``_fake``.
 """
 
-from ._core import Call, Failure, FakeAzure
-from ._dataplane import Job, default_scorer
-from ._ml import WorkspaceState
+from ._core import Call, Failure
+from ._fake import FakeAzure
+from ._ml_jobs import Job
+from ._ml_scoring import default_scorer
+from ._ml_workspaces import WorkspaceState
 
 __all__ = ["FakeAzure", "Call", "Failure", "Job", "WorkspaceState", "default_scorer"]
