@@ -1,4 +1,4 @@
-"""Throughput and memory of the local batch runner (engine.batchrun) against a plain loop.
+"""Throughput and memory of the local batch runner (engine.batch) against a plain loop.
 
     uv run python -m tests.benchmarks.bench_local_runner [--files 1000] [--rows 2000] [--repeat 3]
 
@@ -12,7 +12,7 @@ more than 10% of the CPUs during the best one):
 
   (a) loop     one process: import score.py (numpy included), init(), run() per mini-batch of
                `--mini-batch` files, rows written to an output file: the floor any runner pays
-  (b) 1 wkr    engine.batchrun.run_batch with 1 worker, timed from the call to its return:
+  (b) 1 wkr    engine.batch.run_batch with 1 worker, timed from the call to its return:
                worker start-up, init, scoring, predictions.csv assembled and renamed into place,
                workers stopped
   (c) N wkr    run_batch with one worker per core
@@ -101,7 +101,7 @@ def _child_loop(files: list[Path], mini_batch: int, out_dir: Path) -> dict:
 
 
 def _child_runner(files: list[Path], mini_batch: int, out_dir: Path, workers: int) -> dict:
-    from engine.batchrun import BatchSettings, run_batch
+    from engine.batch import BatchSettings, run_batch
 
     counts = {"events": 0, "startup": 0.0}
 
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sys.path.insert(0, str(REPO))
-    from engine.batchrun import usable_cores
+    from engine.batch import usable_cores
 
     cores = usable_cores()
     with tempfile.TemporaryDirectory(prefix="amlbatch-bench-runner-") as tmp:

@@ -1,5 +1,6 @@
-"""engine.batchrun: the local runner with Azure batch-deployment semantics, with real worker
-processes and real scoring scripts (written into tmp_path), no mocks."""
+"""engine.batch: the local runner with Azure batch-deployment semantics, with real worker
+processes and real scoring scripts (written into tmp_path), no mocks. What happens when scripts or
+files fail is in test_batch_failures.py, which uses the helpers here."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 
 import scorer
 from engine import events as ev
-from engine.batchrun import BatchResult, BatchSettings, run_batch, usable_cores
+from engine.batch import BatchResult, BatchSettings, run_batch, usable_cores
 from scorer.sample_data import write_sample_files
 
 ECHO = """
@@ -145,48 +146,6 @@ def test_predictions_one_row_per_input_row_in_input_order(job: Job, tmp_path: Pa
     assert "loaded standard_scaler+logistic_regression" in (job.logs / "worker-1.txt").read_text()
 
 
-def test_bad_file_is_reported_by_name_and_job_completes_with_threshold_minus_1(job: Job, tmp_path) -> None:
-    files = write_sample_files(tmp_path / "data", files=3, rows_per_file=10)
-    bad = tmp_path / "data" / "broken.csv"
-    bad.write_text("id,mean radius\n1,2.0\n")
-    result = job([files[0], bad, *files[1:]], scorer.SCORER_DIR, BatchSettings(mini_batch_size=2),
-                 model_dir=scorer.MODEL_DIR)
-
-    assert result.status == "Completed"
-    assert result.rows == 30 and result.failed_files == 1
-    assert result.failures == [(str(bad), "missing column(s): mean texture, mean perimeter, mean area "
-                                          "(and 26 more)")]
-    assert len(job.output_lines()) == 30
-    assert "broken.csv" in job.logs_text()
-    assert "broken.csv" in (job.logs / "overview.txt").read_text()
-
-
-def test_bad_file_over_error_threshold_fails_the_job_and_keeps_partial_rows(job: Job, tmp_path: Path) -> None:
-    files = write_sample_files(tmp_path / "data", files=3, rows_per_file=10)
-    bad = tmp_path / "data" / "zz-bad.csv"
-    bad.write_text(files[0].read_text().replace("\n0,", "\n0,oops,", 1))
-    settings = BatchSettings(mini_batch_size=1, error_threshold=0)
-    result = job([*files, bad], scorer.SCORER_DIR, settings, model_dir=scorer.MODEL_DIR)
-
-    assert result.status == "Failed"
-    assert "error_threshold 0" in result.error and "zz-bad.csv" in result.error
-    assert result.failed_files == 1 and result.failures[0][0] == str(bad)
-    assert not (job.out / "predictions.csv").exists()
-    assert result.output_file is None and result.partial_file == job.out / "predictions.csv.partial"
-    assert len(result.partial_file.read_text().splitlines()) == 30  # the 3 good files' rows
-
-
-def test_error_threshold_counts_files_not_events(job: Job, tmp_path: Path) -> None:
-    files = write_sample_files(tmp_path / "data", files=2, rows_per_file=5)
-    bads = []
-    for i in range(2):
-        bads.append(tmp_path / "data" / f"bad-{i}.csv")
-        bads[-1].write_text("nothing useful\n")
-    result = job([*bads, *files], scorer.SCORER_DIR, BatchSettings(error_threshold=2),
-                 model_dir=scorer.MODEL_DIR)
-    assert result.status == "Completed" and result.failed_files == 2 and result.rows == 10
-
-
 def test_summary_only_counts_results_and_the_script_writes_its_own_files(job: Job, tmp_path: Path) -> None:
     files = write_sample_files(tmp_path / "data", files=4, rows_per_file=6)
     bad = tmp_path / "data" / "empty.csv"
@@ -203,123 +162,6 @@ def test_summary_only_counts_results_and_the_script_writes_its_own_files(job: Jo
 
 
 # ------------------------------------------------------------------------------- test scripts
-
-
-def test_init_that_raises_fails_the_job_with_its_message_after_retries(job: Job, tmp_path: Path) -> None:
-    folder = write_script(tmp_path / "s", """
-        def init():
-            raise RuntimeError("no model in this folder")
-
-        def run(mini_batch):
-            return mini_batch
-    """)
-    result = job(echo_files(tmp_path / "data", 3), folder, BatchSettings(max_retries=1))
-
-    assert result.status == "Failed"
-    assert result.error == "init() failed: RuntimeError: no model in this folder"
-    assert result.rows == 0 and result.output_file is None and result.partial_file is None
-    assert not (job.out / "predictions.csv").exists()
-    assert "init failed (2 of 2 allowed)" in (job.logs / "overview.txt").read_text()
-    assert "no model in this folder" in (job.logs / "worker-1.txt").read_text()  # the traceback
-    assert (job.logs / "worker-2.txt").exists()  # the retry ran in a fresh process
-
-
-def test_script_that_cannot_be_imported_fails_like_init(job: Job, tmp_path: Path) -> None:
-    folder = write_script(tmp_path / "s", "def init(:\n")
-    result = job(echo_files(tmp_path / "data", 1), folder, BatchSettings(max_retries=0))
-    assert result.status == "Failed" and result.error.startswith("init() failed: SyntaxError")
-
-
-@pytest.mark.parametrize("crash, described", [
-    ("os._exit(3)", "exited with code 3"),
-    ("os.kill(os.getpid(), signal.SIGSEGV)", "SIGSEGV"),
-])
-def test_worker_that_dies_is_replaced_and_every_row_arrives_exactly_once(
-        job: Job, tmp_path: Path, crash: str, described: str) -> None:
-    marker = tmp_path / "crashed-once"
-    folder = write_script(tmp_path / "s", ECHO + f"""
-import signal
-
-_echo = run
-
-def run(mini_batch):
-    out = _echo(mini_batch)
-    if any(p.endswith("f-03.csv") for p in mini_batch) and not os.path.exists({str(marker)!r}):
-        open({str(marker)!r}, "w").close()
-        {crash}
-    return out
-""")
-    files = echo_files(tmp_path / "data", 8, rows=4)
-    result = job(files, folder, BatchSettings(mini_batch_size=2))
-
-    assert result.status == "Completed", result.error
-    assert marker.exists()
-    assert result.rows == 32 and result.failed_files == 0
-    assert job.output_lines() == expected_echo(files)  # in order, none missing, none twice
-    assert described in job.logs_text() and "retrying" in job.logs_text()
-    assert (job.logs / "worker-2.txt").exists()
-
-
-def test_mini_batch_that_times_out_is_retried_then_failed_without_hanging(job: Job, tmp_path: Path) -> None:
-    folder = write_script(tmp_path / "s", ECHO + """
-import time
-
-_echo = run
-
-def run(mini_batch):
-    if any(p.endswith("f-01.csv") for p in mini_batch):
-        time.sleep(60)
-    return _echo(mini_batch)
-""")
-    files = echo_files(tmp_path / "data", 4)
-    started = time.monotonic()
-    result = job(files, folder, BatchSettings(mini_batch_size=1, timeout=0.8, max_retries=1))
-    elapsed = time.monotonic() - started
-
-    assert result.status == "Completed"
-    assert elapsed < 10
-    assert result.failures == [(str(files[1]), "timed out after 0.8 s")]
-    assert job.output_lines() == expected_echo([files[0], files[2], files[3]])
-    assert "attempt 1 of 2 failed: timed out" in job.logs_text()
-
-
-def test_run_that_raises_is_retried_then_its_files_fail(job: Job, tmp_path: Path) -> None:
-    counter = tmp_path / "attempts"
-    folder = write_script(tmp_path / "s", ECHO + f"""
-_echo = run
-
-def run(mini_batch):
-    if any(p.endswith("f-00.csv") for p in mini_batch):
-        with open({str(counter)!r}, "a") as handle:
-            handle.write("x")
-        raise ValueError("cannot score this")
-    return _echo(mini_batch)
-""")
-    files = echo_files(tmp_path / "data", 3)
-    result = job(files, folder, BatchSettings(mini_batch_size=2, max_retries=2))
-
-    assert result.status == "Completed"
-    assert counter.read_text() == "xxx"  # 1 + max_retries attempts
-    assert result.failures == [(str(files[0]), "ValueError: cannot score this"),
-                               (str(files[1]), "ValueError: cannot score this")]
-    assert result.failed_files == 2 and job.output_lines() == expected_echo(files[2:])
-
-
-def test_fewer_results_than_files_count_as_failures_for_scripts_without_pop_failures(
-        job: Job, tmp_path: Path) -> None:
-    folder = write_script(tmp_path / "s", """
-        def init():
-            pass
-
-        def run(mini_batch):
-            return [p for p in mini_batch if not p.endswith("f-02.csv")]
-    """)
-    files = echo_files(tmp_path / "data", 5)
-    result = job(files, folder, BatchSettings(mini_batch_size=5))
-
-    assert result.status == "Completed" and result.rows == 4 and result.failed_files == 1
-    assert "run() returned 4 results for 5 files" in result.failures[0][1]
-    assert "f-00.csv" in result.failures[0][0]
 
 
 def test_cancel_from_another_thread_stops_promptly_and_leaves_no_output(job: Job, tmp_path: Path) -> None:
@@ -401,15 +243,6 @@ def test_progress_events_are_throttled_but_the_last_one_is_complete(job: Job, tm
     assert progress[-1].mini_batches_done == 150
 
 
-def test_existing_output_file_is_never_overwritten(job: Job, tmp_path: Path) -> None:
-    folder = write_script(tmp_path / "s", ECHO)
-    job.out.mkdir()
-    (job.out / "predictions.csv").write_text("earlier results\n")
-    result = job(echo_files(tmp_path / "data", 2), folder)
-    assert result.status == "Failed" and "already exists" in result.error
-    assert (job.out / "predictions.csv").read_text() == "earlier results\n"
-
-
 def test_no_input_files_completes_with_an_empty_output(job: Job, tmp_path: Path) -> None:
     folder = write_script(tmp_path / "s", ECHO)
     result = job([], folder)
@@ -454,10 +287,10 @@ def test_invalid_settings_raise_before_anything_starts(tmp_path: Path) -> None:
 
 
 def test_settings_from_the_profile_endpoint_section() -> None:
-    from engine.profile import Endpoint
+    from engine.profile import Endpoint, Profile
 
     endpoint = Endpoint(mini_batch_size=5, max_retries=1, timeout=12, output_action="summary_only")
-    settings = BatchSettings.from_endpoint(endpoint)
+    settings = BatchSettings.from_profile(Profile("p", endpoint=endpoint))
     assert (settings.mini_batch_size, settings.max_retries, settings.timeout, settings.output_action) == (
         5, 1, 12, "summary_only")
     settings.validate()
@@ -471,7 +304,7 @@ def test_workers_do_not_rerun_the_callers_main_module_or_write_to_its_terminal(t
     caller = tmp_path / "caller.py"
     caller.write_text(textwrap.dedent(f"""
         from pathlib import Path
-        from engine.batchrun import BatchSettings, run_batch
+        from engine.batch import BatchSettings, run_batch
 
         print("caller ran")
         folder = Path({str(folder)!r})
@@ -492,7 +325,7 @@ def test_workers_do_not_rerun_the_callers_main_module_or_write_to_its_terminal(t
 @pytest.mark.parametrize("kernel_copy", [True, False])
 def test_output_ranges_are_copied_exactly_with_and_without_sendfile(tmp_path: Path, monkeypatch,
                                                                     kernel_copy: bool) -> None:
-    from engine.batchrun import _copy_range, _write_at
+    from engine.batch.output import _copy_range, _write_at
 
     if not kernel_copy:
         monkeypatch.delattr(os, "sendfile", raising=False)
