@@ -19,95 +19,119 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from engine import paths
+from engine import paths, targets
 from engine import validation as v
 from engine.errors import ProfileError
 from engine.fileio import write_atomic
 
 SCHEMA = 1
-TARGETS = ("local", "azure")
 AUTH_METHODS = ("cli", "device_code", "browser", "environment", "managed_identity", "default")
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def _f(default: Any, check: v.Validator, help: str) -> Any:
+def _f(default: Any, check: v.Validator, help: str, *, label: str, choices: tuple[str, ...] = ()) -> Any:
+    """A profile field: its default, the rule it keeps, and how forms show it (`label`, `help`, and
+    the fixed `choices` when it takes one of some values)."""
+    metadata = {"check": check, "help": help, "label": label, "choices": choices}
     if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"check": check, "help": help})
-    return field(default=default, metadata={"check": check, "help": help})
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _choice(default: str, choices: tuple[str, ...], help: str, *, label: str) -> Any:
+    """A field that takes one of fixed `choices`: they are its rule and what forms offer."""
+    return _f(default, v.one_of(*choices), help, label=label, choices=choices)
 
 
 @dataclass
 class Account:
-    subscription_id: str = _f("", v.optional_guid, "Azure subscription id (azure target)")
-    tenant_id: str = _f("", v.optional_guid, "Entra tenant id; empty for the identity's home tenant")
-    auth: str = _f("cli", v.one_of(*AUTH_METHODS), "how to sign in")
+    subscription_id: str = _f("", v.optional_guid, "Azure subscription id (azure target)",
+                              label="Subscription id")
+    tenant_id: str = _f("", v.optional_guid, "Entra tenant id; empty for the identity's home tenant",
+                        label="Tenant id")
+    auth: str = _choice("cli", AUTH_METHODS, "how to sign in", label="Sign-in method")
 
 
 @dataclass
 class Workspace:
-    resource_group: str = _f("amlbatch-rg", v.resource_group, "resource group")
-    location: str = _f("westeurope", v.location, "Azure region")
-    name: str = _f("amlbatch-ws", v.workspace, "Azure ML workspace")
+    resource_group: str = _f("amlbatch-rg", v.resource_group, "resource group", label="Resource group")
+    location: str = _f("westeurope", v.location, "Azure region", label="Region")
+    name: str = _f("amlbatch-ws", v.workspace, "Azure ML workspace", label="Workspace name")
 
 
 @dataclass
 class Compute:
-    name: str = _f("cpu-cluster", v.compute, "AmlCompute cluster")
-    vm_size: str = _f("Standard_DS3_v2", v.vm_size, "VM size of the nodes")
-    min_nodes: int = _f(0, v.int_range(0, 1000), "nodes kept running when idle")
-    max_nodes: int = _f(2, v.int_range(1, 1000), "most nodes the cluster scales to")
-    idle_seconds: int = _f(120, v.int_range(0, 7 * 24 * 3600), "idle time before scale-down")
-    tier: str = _f("dedicated", v.one_of("dedicated", "low_priority"), "VM priority")
+    name: str = _f("cpu-cluster", v.compute, "AmlCompute cluster", label="Cluster name")
+    vm_size: str = _f("Standard_DS3_v2", v.vm_size, "VM size of the nodes", label="VM size")
+    min_nodes: int = _f(0, v.int_range(0, 1000), "nodes kept running when idle", label="Min nodes")
+    max_nodes: int = _f(2, v.int_range(1, 1000), "most nodes the cluster scales to", label="Max nodes")
+    idle_seconds: int = _f(120, v.int_range(0, 7 * 24 * 3600), "idle time before scale-down",
+                           label="Idle seconds before scale-down")
+    tier: str = _choice("dedicated", ("dedicated", "low_priority"), "VM priority", label="Tier")
 
 
 @dataclass
 class Storage:
-    input_container: str = _f("amlbatch-input", v.container, "blob container for input data")
-    output_container: str = _f("amlbatch-output", v.container, "blob container for results")
-    input_datastore: str = _f("amlbatch_input", v.datastore, "datastore over the input container")
-    output_datastore: str = _f("amlbatch_output", v.datastore, "datastore over the output container")
+    input_container: str = _f("amlbatch-input", v.container, "blob container for input data",
+                              label="Input container")
+    output_container: str = _f("amlbatch-output", v.container, "blob container for results",
+                               label="Output container")
+    input_datastore: str = _f("amlbatch_input", v.datastore, "datastore over the input container",
+                              label="Input datastore")
+    output_datastore: str = _f("amlbatch_output", v.datastore, "datastore over the output container",
+                               label="Output datastore")
 
 
 @dataclass
 class Data:
-    files: list = _f([], v.string_list, "local files to upload: paths or globs")
-    prefix: str = _f("data", v.text, "folder in the input container the files go to")
+    files: list = _f([], v.string_list, "local files to upload: paths or globs", label="Data files")
+    prefix: str = _f("data", v.text, "folder in the input container the files go to",
+                     label="Folder in the input container")
 
 
 @dataclass
 class Scorer:
-    folder: str = _f("", v.text, "scorer folder; empty for the bundled demo scorer")
-    script: str = _f("score.py", v.relative_path, "scoring script inside the folder")
-    model: str = _f("model", v.relative_path, "model file or folder inside the scorer folder")
-    model_name: str = _f("amlbatch-model", v.asset, "registered model name")
-    environment: str = _f("environment.yml", v.relative_path, "conda file inside the folder")
-    environment_name: str = _f("amlbatch-env", v.asset, "registered environment name")
+    folder: str = _f("", v.text, "scorer folder; empty for the bundled demo scorer", label="Scorer folder")
+    script: str = _f("score.py", v.relative_path, "scoring script inside the folder", label="Scoring script")
+    model: str = _f("model", v.relative_path, "model file or folder inside the scorer folder",
+                    label="Model file or folder")
+    model_name: str = _f("amlbatch-model", v.asset, "registered model name", label="Model name")
+    environment: str = _f("environment.yml", v.relative_path, "conda file inside the folder",
+                          label="Conda file")
+    environment_name: str = _f("amlbatch-env", v.asset, "registered environment name",
+                               label="Environment name")
     image: str = _f("mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest", v.non_empty_text,
-                    "base image of the environment")
+                    "base image of the environment", label="Base image")
 
 
 @dataclass
 class Endpoint:
     name: str = _f("", lambda x: None if x == "" else v.endpoint(x),
-                   "batch endpoint; empty for a stable name unique to this subscription")
-    deployment: str = _f("default", v.endpoint, "deployment name")
-    mini_batch_size: int = _f(10, v.int_range(1, 10000), "files per run() call")
-    instance_count: int = _f(1, v.int_range(1, 1000), "nodes a job uses")
-    max_concurrency_per_instance: int = _f(1, v.int_range(1, 256), "worker processes per node")
-    output_action: str = _f("append_row", v.one_of("append_row", "summary_only"), "what run() output does")
-    output_file_name: str = _f("predictions.csv", v.output_file_name, "results file name")
-    error_threshold: int = _f(-1, v.int_range(-1), "failed files tolerated; -1 never fails")
-    max_retries: int = _f(3, v.int_range(0, 100), "retries of a failed mini-batch")
-    timeout: int = _f(30, v.int_range(1, 24 * 3600), "seconds per mini-batch")
-    logging_level: str = _f("info", v.one_of("debug", "info", "warning", "error"), "scorer log level")
+                   "batch endpoint; empty for a stable name unique to this subscription",
+                   label="Endpoint name")
+    deployment: str = _f("default", v.endpoint, "deployment name", label="Deployment name")
+    mini_batch_size: int = _f(10, v.int_range(1, 10000), "files per run() call", label="Mini-batch size")
+    instance_count: int = _f(1, v.int_range(1, 1000), "nodes a job uses", label="Instance count")
+    max_concurrency_per_instance: int = _f(1, v.int_range(1, 256), "worker processes per node",
+                                           label="Workers per node")
+    output_action: str = _choice("append_row", ("append_row", "summary_only"), "what run() output does",
+                                 label="Output action")
+    output_file_name: str = _f("predictions.csv", v.output_file_name, "results file name",
+                               label="Output file")
+    error_threshold: int = _f(-1, v.int_range(-1), "failed files tolerated; -1 never fails",
+                              label="Error threshold")
+    max_retries: int = _f(3, v.int_range(0, 100), "retries of a failed mini-batch", label="Max retries")
+    timeout: int = _f(30, v.int_range(1, 24 * 3600), "seconds per mini-batch", label="Timeout (s)")
+    logging_level: str = _choice("info", ("debug", "info", "warning", "error"), "scorer log level",
+                                 label="Log level")
 
 
 @dataclass
 class Schedule:
-    frequency: str = _f("", v.one_of("", "minute", "hour", "day", "week", "month"),
-                        "recurrence; empty for no schedule")
-    interval: int = _f(1, v.int_range(1, 1000), "every N frequency units")
-    name: str = _f("amlbatch-schedule", v.endpoint, "schedule name")
+    frequency: str = _choice("", ("", "minute", "hour", "day", "week", "month"),
+                             "recurrence; empty for no schedule", label="Frequency")
+    interval: int = _f(1, v.int_range(1, 1000), "every N frequency units", label="Interval")
+    name: str = _f("amlbatch-schedule", v.endpoint, "schedule name", label="Schedule name")
 
 
 SECTIONS: dict[str, type] = {
@@ -173,11 +197,28 @@ class Profile:
         return getattr(getattr(self, section), key)
 
 
-def field_help(section: str, key: str) -> str:
+@dataclass(frozen=True)
+class FieldInfo:
+    """How forms show a field: its label, a short help, and its fixed choices (empty: free input)."""
+
+    label: str
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+def field_info(dotted: str) -> FieldInfo:
+    """The FieldInfo of a field named "section.key", or of "target"."""
+    if dotted == "target":
+        return FieldInfo("Target", "where the service runs", targets.names())
+    section, _, key = dotted.partition(".")
     for f in dataclasses.fields(SECTIONS[section]):
         if f.name == key:
-            return f.metadata["help"]
-    raise KeyError(f"{section}.{key}")
+            return FieldInfo(f.metadata["label"], f.metadata["help"], f.metadata["choices"])
+    raise KeyError(dotted)
+
+
+def field_help(section: str, key: str) -> str:
+    return field_info(f"{section}.{key}").help
 
 
 def check_field(section: str, key: str, value: Any) -> str | None:
@@ -236,8 +277,9 @@ def from_dict(name: str, data: Mapping[str, Any], source: str, path: Path | None
                                    f"{rule} (got {_show(sub_value)})")
             setattr(section, sub, list(sub_value) if isinstance(sub_value, list) else sub_value)
     target = data.get("target", "local")
-    if target not in TARGETS:
-        raise ProfileError(origins.get("target", source), "target", f"one of 'local', 'azure' (got {_show(target)})")
+    if target not in targets.names():
+        choices = ", ".join(f"'{name}'" for name in targets.names())
+        raise ProfileError(origins.get("target", source), "target", f"one of {choices} (got {_show(target)})")
     profile.target = target
     check_consistency(profile, source)
     return profile

@@ -1,8 +1,9 @@
 """The Textual wizard: start, sign in, subscription and region, configuration, review, run, finish.
 
-Import-light on purpose: this module loads Textual and the theme data only. Screens, the engine
-and (for the azure target) the Azure SDKs are imported when first needed, in workers where they
-are slow, so the first screen shows quickly.
+Import-light on purpose: this module loads Textual and the theme data only. Screens (through the
+route table, tui.routes), the engine and (for the azure target) the Azure SDKs (through the
+backend, tui.backend) are imported when first needed, in workers where they are slow, so the
+first screen shows quickly.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 import themes
+from tui import routes
+from tui.backend import Backend
 
 BENCH_ENV = "AMLBATCH_TUI_BENCH_EXIT"  # benchmark only: exit after the first screen is painted
 
@@ -55,14 +58,6 @@ class Draft:
         return self.profile.target if self.profile is not None else "local"
 
 
-WIZARD_TITLES = {
-    "basics": "New profile", "signin": "Sign in", "subscription": "Subscription", "region": "Region",
-    "workspace": "Resource group and workspace", "compute": "Compute",
-    "storage": "Storage and data", "scorer": "Scorer and endpoint", "schedule": "Schedule",
-    "review": "Review",
-}
-
-
 class AmlBatchApp(App[int]):
     """amlbatch: stand up an Azure ML batch scoring service and run scoring jobs."""
 
@@ -77,9 +72,11 @@ class AmlBatchApp(App[int]):
     ]
 
     def __init__(self, profile: str | None = None, sets: Iterable[str] = (), *,
-                 clock: Clock | None = None, remember_theme: bool = True,
-                 theme: str | None = None, start_dir: Path | None = None) -> None:
+                 backend: Backend | None = None, clock: Clock | None = None,
+                 remember_theme: bool = True, theme: str | None = None,
+                 start_dir: Path | None = None) -> None:
         super().__init__()
+        self.backend = backend or Backend()
         self.start_profile = profile
         self.sets = list(sets)
         self.clock = clock or Clock()
@@ -102,9 +99,7 @@ class AmlBatchApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        from tui.screens.start import StartScreen
-
-        self.push_screen(StartScreen())
+        self.go("start")
         if self.start_profile:
             self.open_profile(self.start_profile, self.sets)
         if self._bench_file:
@@ -131,10 +126,8 @@ class AmlBatchApp(App[int]):
         yield SystemCommand("Help", "Keys and how the wizard works", self.action_help)
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen
-
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.screen))
+        if not isinstance(self.screen, routes.screen_class("help")):
+            self.go("help", self.screen)
 
     # -------------------------------------------------------------------- navigation
 
@@ -147,36 +140,31 @@ class AmlBatchApp(App[int]):
     def step_label(self, key: str) -> str:
         keys = self.wizard_keys()
         if key not in keys:
-            return WIZARD_TITLES.get(key, key)
-        return f"{WIZARD_TITLES[key]} · step {keys.index(key) + 1} of {len(keys)}"
+            return routes.STEP_TITLES.get(key, key)
+        return f"{routes.STEP_TITLES[key]} · step {keys.index(key) + 1} of {len(keys)}"
 
-    def make_screen(self, key: str) -> Screen:
-        from tui.screens import wizard
+    def go(self, route: str, *args: Any, replace: bool = False, **kwargs: Any) -> None:
+        """Show the screen of `route` (see tui.routes), built with `args` and `kwargs`.
 
-        if key == "review":
-            from tui.screens.review import ReviewScreen
-
-            return ReviewScreen()
-        if key in ("signin", "subscription", "region"):
-            from tui.screens import azure
-
-            return {"signin": azure.SignInScreen, "subscription": azure.SubscriptionScreen,
-                    "region": azure.RegionScreen}[key]()
-        return wizard.SCREENS[key]()
-
-    def goto(self, key: str) -> None:
-        """Show the wizard screen `key`: back down the stack if it is open, else push it."""
-        stack = self.screen_stack
-        for index in range(len(stack) - 1, -1, -1):
-            if getattr(stack[index], "wizard_key", None) == key:
-                for _ in range(len(stack) - 1 - index):
-                    self.pop_screen()
-                return
-        self.push_screen(self.make_screen(key))
+        A wizard step that is open already is gone back to (the screens above it close), so Back
+        and Next never pile screens up; any other screen opens on top, or instead of the current
+        one with `replace`."""
+        if route in routes.STEP_TITLES:
+            stack = self.screen_stack
+            for index in range(len(stack) - 1, -1, -1):
+                if getattr(stack[index], "wizard_key", None) == route:
+                    for _ in range(len(stack) - 1 - index):
+                        self.pop_screen()
+                    return
+        screen = routes.make(route, *args, **kwargs)
+        if replace:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
 
     def next_after(self, key: str) -> None:
         keys = self.wizard_keys()
-        self.goto(keys[keys.index(key) + 1] if key in keys else "review")
+        self.go(keys[keys.index(key) + 1] if key in keys else "review")
 
     def home(self) -> None:
         """Back to the start screen (refreshed)."""
@@ -206,13 +194,7 @@ class AmlBatchApp(App[int]):
         from tui.messages import error_text
 
         try:
-            from engine import demo, profile as profiles
-
-            if demo.is_missing_demo(name):
-                demo.create_demo_profile()
-            loaded = profiles.load(name, sets)
-            if loaded.name == demo.DEMO and loaded.path == profiles.profile_path(demo.DEMO):
-                demo.ensure_demo_data()
+            loaded = self.backend.open_profile(name, sets)
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             text, _ = error_text(exc)
             self.call_from_thread(self.notify, text, title="Cannot open the profile",
@@ -223,7 +205,7 @@ class AmlBatchApp(App[int]):
     def _opened(self, loaded: Any) -> None:
         self.use_profile(loaded)
         self.home()
-        self.goto("review")
+        self.go("review")
 
 
 def run_app(profile: str | None = None, sets: Iterable[str] = ()) -> int:

@@ -256,7 +256,7 @@ def copy_results(profile: Any, args: argparse.Namespace) -> Exit:
 
 def list_profiles(args: argparse.Namespace) -> Exit:
     from engine import profile as profiles
-    from engine.run import last_run
+    from engine.record import last_run
 
     rows = []
     for path in profiles.list_profiles():

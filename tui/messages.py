@@ -77,21 +77,112 @@ class EventBuffer:
             return len(self._events) + len(self._logs) + len(self._progress)
 
 
-class WorkDone(Message):
-    """A thread worker finished: `kind` says which, `result` is what it returned."""
-
-    def __init__(self, kind: str, result: Any = None) -> None:
-        super().__init__()
-        self.kind, self.result = kind, result
-
+# ------------------------------------------------------------------ worker results, one class each
+# A screen's worker posts to that screen; its handler is `on_<snake_case name>`.
 
 class WorkFailed(Message):
     """A thread worker stopped on an error a user should read (`text`); `field` is the profile
     field it names, when it names one."""
 
-    def __init__(self, kind: str, text: str, field: str = "") -> None:
+    def __init__(self, text: str, field: str = "") -> None:
         super().__init__()
-        self.kind, self.text, self.field = kind, text, field
+        self.text, self.field = text, field
+
+
+class ProfilesListed(Message):
+    """The saved profiles (tui.backend.SavedProfile rows), for the start screen."""
+
+    def __init__(self, profiles: list[Any]) -> None:
+        super().__init__()
+        self.profiles = profiles
+
+
+class DeviceCodePrompt(Message):
+    """A device-code sign-in waits for the user: `event` (engine SignInPrompt) has the URL and code."""
+
+    def __init__(self, event: Any) -> None:
+        super().__init__()
+        self.event = event
+
+
+class SignedIn(Message):
+    """Sign-in attempt number `attempt` gave `credential`."""
+
+    def __init__(self, credential: Any, attempt: int) -> None:
+        super().__init__()
+        self.credential, self.attempt = credential, attempt
+
+
+class SignInFailed(Message):
+    """Sign-in attempt number `attempt` failed with `text`."""
+
+    def __init__(self, text: str, attempt: int) -> None:
+        super().__init__()
+        self.text, self.attempt = text, attempt
+
+
+class ListingLoaded(Message):
+    """What an Azure listing found: subscriptions, regions or VM sizes (the screen asked for one)."""
+
+    def __init__(self, items: list[Any]) -> None:
+        super().__init__()
+        self.items = items
+
+
+class DataFilesFound(Message):
+    """The profile's data files: how many and their total size in bytes."""
+
+    def __init__(self, count: int, size: int) -> None:
+        super().__init__()
+        self.count, self.size = count, size
+
+
+class PlanMade(Message):
+    """A plan finished: `summary` (engine RunSummary) says what a run would do."""
+
+    def __init__(self, summary: Any) -> None:
+        super().__init__()
+        self.summary = summary
+
+
+class RunFinished(Message):
+    """A provisioning or tear-down run ended (succeeded, failed or canceled): its RunSummary."""
+
+    def __init__(self, summary: Any) -> None:
+        super().__init__()
+        self.summary = summary
+
+
+class TeardownPlanned(Message):
+    """What a tear-down would do: one StepFinished per step in run order, and the steps' titles."""
+
+    def __init__(self, steps: list[Any], titles: dict[str, str]) -> None:
+        super().__init__()
+        self.steps, self.titles = steps, titles
+
+
+class JobFinished(Message):
+    """A submitted scoring job ended (any status): its JobInfo."""
+
+    def __init__(self, job: Any) -> None:
+        super().__init__()
+        self.job = job
+
+
+class PreviewLoaded(Message):
+    """The first result rows of a job, split into cells."""
+
+    def __init__(self, rows: list[list[str]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
+class ResultsCopied(Message):
+    """A job's result files, copied to these local paths."""
+
+    def __init__(self, paths: list[Any]) -> None:
+        super().__init__()
+        self.paths = paths
 
 
 def error_text(exc: BaseException) -> tuple[str, str]:

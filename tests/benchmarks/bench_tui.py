@@ -171,12 +171,17 @@ async def flood(seconds: float) -> None:
                 key_latency.append(time.perf_counter() - key_sent.pop())
 
     from engine.profile import Profile
+    from tui.backend import Backend
+
+    class BenchBackend(Backend):
+        def provision(self, profile, emit, cancel):
+            return runner(profile, emit, cancel)
 
     profile = Profile(name="bench")
-    app = AmlBatchApp(remember_theme=False)
+    app = AmlBatchApp(remember_theme=False, backend=BenchBackend())
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        screen = BenchRunScreen(profile, runner=runner)
+        screen = BenchRunScreen(profile)
         lateness: list[float] = []
         last = [0.0]
 

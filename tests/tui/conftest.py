@@ -1,5 +1,5 @@
 """Fixtures of the Textual app's tests: colour on (snapshots compare themes), a fixed clock,
-scripted engine stand-ins, and local profiles made without touching the developer's own."""
+a scripted backend, and local profiles made without touching the developer's own."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from engine import events as ev
 from tests.support import write_scorer
+from tui.backend import Backend
 
 SNAP_HOME = Path("/tmp/amlbatch-tui-snapshots")  # fixed, so paths in snapshots never change
 STEPS = (("resource_group", "Resource group"), ("workspace", "Workspace"),
@@ -189,14 +190,43 @@ def fake_preview(rows: int = 400) -> list[str]:
     return out
 
 
-class FakeCloud:
-    """Stands in for engine.cloud on the azure screens (tests put it on `app.cloud`)."""
+class ScriptedBackend(Backend):
+    """The real backend (the local engine), except for what a test scripts: `runner` stands in
+    for provision, `submitter` for submit, `previewer` for preview. A test may swap one while the
+    app runs."""
+
+    def __init__(self, runner: Callable[..., Any] | None = None, submitter: Callable[..., Any] | None = None,
+                 previewer: Callable[..., Any] | None = None) -> None:
+        self.runner, self.submitter, self.previewer = runner, submitter, previewer
+
+    def provision(self, profile: Any, emit: Any, cancel: Any) -> Any:
+        if self.runner is None:
+            return super().provision(profile, emit, cancel)
+        return self.runner(profile, emit, cancel)
+
+    def submit(self, profile: Any, emit: Any, cancel: Any, input_path: str | None) -> Any:
+        if self.submitter is None:
+            return super().submit(profile, emit, cancel, input_path)
+        return self.submitter(profile, emit, cancel, input_path)
+
+    def preview(self, profile: Any, job_id: str, limit: int) -> list[str]:
+        if self.previewer is None:
+            return super().preview(profile, job_id, limit)
+        return self.previewer(profile, job_id, limit)
+
+
+class FakeCloud(Backend):
+    """The real backend with a scripted Azure for the azure screens: a device-code sign-in (that
+    may fail), and subscription, region and VM size lists that need no sign-in."""
 
     def __init__(self, fail_sign_in: str = "") -> None:
         self.fail_sign_in = fail_sign_in
         self.signed_in = threading.Event()
 
-    def sign_in(self, method: str, tenant_id: str = "", emit: Any = None) -> Any:
+    def is_signed_in(self, credential: Any) -> bool:
+        return True
+
+    def sign_in(self, method: str, tenant_id: str, emit: Any) -> Any:
         if emit is not None and method == "device_code":
             emit(ev.SignInPrompt("To sign in, open https://microsoft.com/devicelogin and enter the code "
                                  "FAKE-CODE-42", url="https://microsoft.com/devicelogin", code="FAKE-CODE-42"))

@@ -25,8 +25,7 @@ async def start_azure_profile(pilot, app) -> None:
 
 
 async def test_azure_sign_in_subscription_region_and_vm_sizes(amlbatch_home: Path) -> None:
-    app = AmlBatchApp(remember_theme=False)
-    app.cloud = FakeCloud()
+    app = AmlBatchApp(remember_theme=False, backend=FakeCloud())
     async with app.run_test(size=(100, 32)) as pilot:
         await start_azure_profile(pilot, app)
         assert app.step_label("signin").endswith("step 2 of 10")
@@ -75,9 +74,9 @@ async def test_azure_sign_in_subscription_region_and_vm_sizes(amlbatch_home: Pat
 
 
 async def test_azure_sign_in_failure_is_explained(amlbatch_home: Path) -> None:
-    app = AmlBatchApp(remember_theme=False)
-    app.cloud = FakeCloud(fail_sign_in="sign-in (device_code) failed: AADSTS70016: pending. To fix: "
-                                       "finish the device-code sign-in in a browser before the code expires")
+    app = AmlBatchApp(remember_theme=False, backend=FakeCloud(
+        fail_sign_in="sign-in (device_code) failed: AADSTS70016: pending. To fix: "
+                     "finish the device-code sign-in in a browser before the code expires"))
     async with app.run_test(size=(100, 32)) as pilot:
         await start_azure_profile(pilot, app)
         await pilot.press("ctrl+g")

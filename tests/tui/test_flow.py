@@ -9,7 +9,8 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input, Log
 
-from tests.tui.conftest import (make_profile, scripted_runner, scripted_submitter, wait_for)
+from tests.tui.conftest import (ScriptedBackend, make_profile, scripted_runner, scripted_submitter,
+                                wait_for)
 from tui.app import AmlBatchApp
 
 
@@ -213,9 +214,10 @@ async def test_cancel_a_run_then_retry(amlbatch_home: Path) -> None:
     profile = make_profile(amlbatch_home, "cancel")
     from tui.screens.run import RunScreen
 
-    app = AmlBatchApp(remember_theme=False)
+    backend = ScriptedBackend(runner=scripted_runner(done=3, block=True))
+    app = AmlBatchApp(remember_theme=False, backend=backend)
     async with app.run_test(size=(100, 32)) as pilot:
-        screen = RunScreen(profile, runner=scripted_runner(done=3, block=True))
+        screen = RunScreen(profile)
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.query_one("#steps").running == ["upload"])
         await wait_for(pilot, lambda: screen.query_one("#progress-row").display)
@@ -230,7 +232,7 @@ async def test_cancel_a_run_then_retry(amlbatch_home: Path) -> None:
         await pilot.press("y")
         await wait_for(pilot, lambda: screen.state == "canceled")
         assert "Canceled" in str(screen.query_one("#overall").render())
-        screen.runner = scripted_runner()
+        backend.runner = scripted_runner()
         await pilot.press("r")
         await wait_for(pilot, lambda: screen.state == "succeeded")
 
@@ -239,16 +241,17 @@ async def test_failure_shows_what_to_fix_and_retry_reruns(amlbatch_home: Path) -
     profile = make_profile(amlbatch_home, "failing")
     from tui.screens.run import RunScreen
 
-    app = AmlBatchApp(remember_theme=False)
+    backend = ScriptedBackend(runner=scripted_runner(fail_at="compute"))
+    app = AmlBatchApp(remember_theme=False, backend=backend)
     async with app.run_test(size=(100, 32)) as pilot:
-        screen = RunScreen(profile, runner=scripted_runner(fail_at="compute"))
+        screen = RunScreen(profile)
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.state == "failed")
         problem = str(screen.query_one("#problem").render())
         assert "quota exceeded" in problem and "r retries" in problem
         assert screen.shown_step == "compute"
         assert "compute: line 1" in "\n".join(screen.query_one(Log).lines)
-        screen.runner = scripted_runner()
+        backend.runner = scripted_runner()
         await pilot.press("r")
         await wait_for(pilot, lambda: screen.state == "succeeded")
         await pilot.press("enter")
@@ -288,9 +291,9 @@ async def test_log_flood_is_batched_and_bounded(amlbatch_home: Path) -> None:
         return RunSummary("r", "provision", "succeeded", 1.0, {"created": 1}, {})
 
     profile = make_profile(amlbatch_home, "flood", save=False)
-    app = AmlBatchApp(remember_theme=False)
+    app = AmlBatchApp(remember_theme=False, backend=ScriptedBackend(runner=flood))
     async with app.run_test(size=(100, 32)) as pilot:
-        screen = RunScreen(profile, runner=flood)
+        screen = RunScreen(profile)
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.state == "succeeded", timeout=30)
         log = screen.query_one(Log)
@@ -334,10 +337,11 @@ async def test_submit_cancel_and_results(amlbatch_home: Path) -> None:
     from tui.screens.jobs import JobScreen
 
     profile = make_profile(amlbatch_home, "jobs", save=False)
-    app = AmlBatchApp(remember_theme=False, start_dir=amlbatch_home)
+    backend = ScriptedBackend(submitter=scripted_submitter(block=True),
+                              previewer=lambda p, j, n: fake_preview())
+    app = AmlBatchApp(remember_theme=False, start_dir=amlbatch_home, backend=backend)
     async with app.run_test(size=(100, 32)) as pilot:
-        screen = JobScreen(profile, submitter=scripted_submitter(block=True),
-                           previewer=lambda p, j, n: fake_preview())
+        screen = JobScreen(profile)
         await app.push_screen(screen)
         # a local input that does not exist is refused before anything is submitted
         await pilot.click("#local")
@@ -354,7 +358,8 @@ async def test_submit_cancel_and_results(amlbatch_home: Path) -> None:
         assert screen.job.status == "Canceled"
         await pilot.press("escape")
         await wait_for(pilot, lambda: screen_name(app) == "StartScreen")
-        done = JobScreen(profile, submitter=scripted_submitter(), previewer=lambda p, j, n: fake_preview())
+        backend.submitter = scripted_submitter()
+        done = JobScreen(profile)
         await app.push_screen(done)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: done.state == "done")

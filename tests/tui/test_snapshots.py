@@ -1,6 +1,6 @@
 """SVG snapshots of every screen, in the dark and the light theme, at 80x24.
 
-Deterministic: a fixed AMLBATCH_HOME folder, a fixed clock, scripted engine stand-ins where
+Deterministic: a fixed AMLBATCH_HOME folder, a fixed clock, a scripted backend where
 durations or ids would vary, cursor blink off. Update with `pytest tests/tui --snapshot-update`.
 
 Screenshots are taken as pytest-textual-snapshot's `snap_compare` does (textual's
@@ -22,9 +22,10 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from textual.widgets import Input
 
 import themes
-from tests.tui.conftest import (FakeClock, FakeCloud, fake_preview, make_profile, scripted_runner,
-                                scripted_submitter, wait_for)
+from tests.tui.conftest import (FakeClock, FakeCloud, ScriptedBackend, fake_preview, make_profile,
+                                scripted_runner, scripted_submitter, wait_for)
 from tui.app import AmlBatchApp
+from tui.backend import Backend
 
 SIZE = (80, 24)
 THEMES = pytest.mark.parametrize("theme", [themes.DARK, themes.LIGHT])
@@ -59,11 +60,8 @@ def snap_compare(snapshot: Any) -> Callable[..., bool]:
     return compare
 
 
-def make_app(theme: str, home: Path, cloud: Any = None) -> AmlBatchApp:
-    app = AmlBatchApp(remember_theme=False, theme=theme, clock=FakeClock(), start_dir=home)
-    if cloud is not None:
-        app.cloud = cloud
-    return app
+def make_app(theme: str, home: Path, backend: Backend | None = None) -> AmlBatchApp:
+    return AmlBatchApp(remember_theme=False, theme=theme, clock=FakeClock(), start_dir=home, backend=backend)
 
 
 async def steady(pilot: Any) -> None:
@@ -127,7 +125,7 @@ async def open_form(pilot: Any, key: str, target: str = "local", **values: str) 
     if key in ("storage", "scorer", "schedule", "compute"):
         profile = make_profile(Path.cwd(), "snap", target=target, save=False)
         app.draft.profile = profile
-    app.goto(key)
+    app.go(key)
     await wait_for(pilot, lambda: getattr(app.screen, "wizard_key", "") == key)
     await pilot.pause()
     for dotted, text in values.items():
@@ -216,18 +214,18 @@ def test_review_toml(snap_compare, snap_home, theme) -> None:
     snap(snap_compare, app, before)
 
 
-def run_screen(app: AmlBatchApp, home: Path, runner: Any) -> Any:
+def run_screen(home: Path) -> Any:
     from tui.screens.run import RunScreen
 
-    return RunScreen(make_profile(home, "snap", save=False), runner=runner)
+    return RunScreen(make_profile(home, "snap", save=False))
 
 
 @THEMES
 def test_run_in_progress(snap_compare, snap_home, theme) -> None:
-    app = make_app(theme, snap_home)
+    app = make_app(theme, snap_home, ScriptedBackend(runner=scripted_runner(done=3, block=True)))
 
     async def before(pilot):
-        screen = run_screen(app, snap_home, scripted_runner(done=3, block=True))
+        screen = run_screen(snap_home)
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.query_one("#progress-row").display)
         app.clock.advance(42)
@@ -242,10 +240,10 @@ def test_run_in_progress(snap_compare, snap_home, theme) -> None:
 
 @THEMES
 def test_run_failed(snap_compare, snap_home, theme) -> None:
-    app = make_app(theme, snap_home)
+    app = make_app(theme, snap_home, ScriptedBackend(runner=scripted_runner(fail_at="compute")))
 
     async def before(pilot):
-        screen = run_screen(app, snap_home, scripted_runner(fail_at="compute"))
+        screen = run_screen(snap_home)
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.state == "failed")
 
@@ -254,10 +252,10 @@ def test_run_failed(snap_compare, snap_home, theme) -> None:
 
 @THEMES
 def test_finish(snap_compare, snap_home, theme) -> None:
-    app = make_app(theme, snap_home)
+    app = make_app(theme, snap_home, ScriptedBackend(runner=scripted_runner()))
 
     async def before(pilot):
-        screen = run_screen(app, snap_home, scripted_runner())
+        screen = run_screen(snap_home)
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.state == "succeeded")
         await pilot.press("enter")
@@ -270,10 +268,10 @@ def test_finish(snap_compare, snap_home, theme) -> None:
 def test_job_watch(snap_compare, snap_home, theme) -> None:
     from tui.screens.jobs import JobScreen
 
-    app = make_app(theme, snap_home)
+    app = make_app(theme, snap_home, ScriptedBackend(submitter=scripted_submitter("Failed")))
 
     async def before(pilot):
-        screen = JobScreen(make_profile(snap_home, "snap", save=False), submitter=scripted_submitter("Failed"))
+        screen = JobScreen(make_profile(snap_home, "snap", save=False))
         await app.push_screen(screen)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen.state == "done")
@@ -285,11 +283,11 @@ def test_job_watch(snap_compare, snap_home, theme) -> None:
 def test_results(snap_compare, snap_home, theme) -> None:
     from tui.screens.jobs import JobScreen
 
-    app = make_app(theme, snap_home)
+    app = make_app(theme, snap_home, ScriptedBackend(submitter=scripted_submitter(),
+                                                     previewer=lambda p, j, n: fake_preview()))
 
     async def before(pilot):
-        screen = JobScreen(make_profile(snap_home, "snap", save=False), submitter=scripted_submitter(),
-                           previewer=lambda p, j, n: fake_preview())
+        screen = JobScreen(make_profile(snap_home, "snap", save=False))
         await app.push_screen(screen)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen.state == "done")

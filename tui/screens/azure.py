@@ -1,7 +1,8 @@
 """Azure target only: sign in, pick a subscription, pick a region.
 
-engine.cloud (and through it the Azure SDKs) is imported inside thread workers, never at start-up.
-A device-code sign-in's URL and code arrive as a SignInPrompt event and show on the screen.
+The app's backend reaches Azure (importing engine.cloud and the Azure SDKs) inside thread workers,
+never at start-up. A device-code sign-in's URL and code arrive as a SignInPrompt event and show on
+the screen.
 """
 
 from __future__ import annotations
@@ -12,32 +13,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.reactive import var
 from textual.widgets import Button, LoadingIndicator, Static
 
-from tui.messages import WorkDone, WorkFailed, error_text
+from tui.messages import (DeviceCodePrompt, ListingLoaded, SignedIn, SignInFailed, WorkFailed,
+                          error_text)
 from tui.screens.base import WizardScreen
 from tui.widgets._field import FieldInput, as_text
 from tui.widgets._search_table import SearchTable
-
-
-def cloud_module(app: Any) -> Any:
-    """engine.cloud, or the stand-in a test put on the app."""
-    fake = getattr(app, "cloud", None)
-    if fake is not None:
-        return fake
-    from engine import cloud
-
-    return cloud
-
-
-def quiet_azure_logging() -> None:
-    """The Azure SDKs log to stderr at import; inside the app that would draw over the screen."""
-    import logging
-
-    for name in ("azure", "msal", "urllib3"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [h for h in logger.handlers if not isinstance(h, logging.StreamHandler)]
-        logger.propagate = False
 
 
 class SignInScreen(WizardScreen):
@@ -45,6 +28,15 @@ class SignInScreen(WizardScreen):
     INTRO = ("Sign in to list your subscriptions, regions and VM sizes. Tokens stay in memory; "
              "amlbatch never writes one to disk.")
     BINDINGS = [Binding("ctrl+g", "sign_in", "Sign in", priority=True)]
+    # The mode is a class on the screen: -idle, -waiting (the spinner) or -code (the spinner and
+    # the device code to enter).
+    DEFAULT_CSS = """
+    SignInScreen #signin-wait, SignInScreen #signin-code { display: none; }
+    SignInScreen.-waiting #signin-wait, SignInScreen.-code #signin-wait,
+    SignInScreen.-code #signin-code { display: block; }
+    """
+
+    mode = var("idle")
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,9 +57,11 @@ class SignInScreen(WizardScreen):
                 yield Static("", id="signin-status", markup=False)
         yield from self.compose_nav()
 
+    def watch_mode(self, old_mode: str, mode: str) -> None:
+        self.remove_class(f"-{old_mode}").add_class(f"-{mode}")
+        self.query("#sign-in").set(disabled=mode != "idle")  # (before compose: no button yet)
+
     def on_mount(self) -> None:
-        self.query_one("#signin-wait").display = False
-        self.query_one("#signin-code").display = False
         if self.draft.credential is not None:
             self.query_one("#signin-status", Static).update("✓ Signed in. Next lists your subscriptions.")
         self.set_interval(1.0, self.tick)
@@ -100,58 +94,49 @@ class SignInScreen(WizardScreen):
         self.show_problem(None)
         self.attempt += 1
         self.waiting_since = self.app.clock.monotonic()
-        self.query_one("#signin-wait").display = True
+        self.mode = "waiting"
         self.query_one("#signin-prompt", Static).update(f"Signing in with {account.auth}…")
-        self.query_one("#signin-code").display = False
-        self.query_one("#sign-in", Button).disabled = True
         self.sign_in(account.auth, account.tenant_id, self.attempt)
 
     @work(thread=True, exclusive=True, group="sign-in", exit_on_error=False)
     def sign_in(self, method: str, tenant: str, attempt: int) -> None:
         try:
-            cloud = cloud_module(self.app)
-            quiet_azure_logging()
-            credential = cloud.sign_in(method, tenant,
-                                       emit=lambda e: self.post_message(WorkDone("prompt", e)))
+            credential = self.app.backend.sign_in(method, tenant,
+                                                  lambda e: self.post_message(DeviceCodePrompt(e)))
         except Exception as exc:  # noqa: BLE001
-            self.post_message(WorkFailed("sign-in", error_text(exc)[0], str(attempt)))
+            self.post_message(SignInFailed(error_text(exc)[0], attempt))
             return
-        self.post_message(WorkDone("sign-in", (credential, attempt)))
+        self.post_message(SignedIn(credential, attempt))
 
-    def on_work_done(self, message: WorkDone) -> None:
-        if message.kind == "prompt":
-            event = message.result
-            self.query_one("#signin-prompt", Static).update(
-                f"Open {event.url or 'the sign-in page'} in a browser and enter the code:")
-            code = self.query_one("#signin-code", Static)
-            code.update(event.code or event.message)
-            code.display = True
-        elif message.kind == "sign-in":
-            credential, attempt = message.result
-            if attempt != self.attempt:
-                return
-            self.draft.credential = credential
-            self.draft.cache.clear()
-            self.done_waiting()
-            self.query_one("#signin-prompt", Static).update("")
-            self.query_one("#signin-code").display = False
-            self.query_one("#signin-status", Static).update("✓ Signed in.")
-            self.app.next_after(self.wizard_key)
+    def on_device_code_prompt(self, message: DeviceCodePrompt) -> None:
+        event = message.event
+        self.query_one("#signin-prompt", Static).update(
+            f"Open {event.url or 'the sign-in page'} in a browser and enter the code:")
+        self.query_one("#signin-code", Static).update(event.code or event.message)
+        self.mode = "code"
 
-    def on_work_failed(self, message: WorkFailed) -> None:
-        if message.kind != "sign-in" or message.field != str(self.attempt):
+    def on_signed_in(self, message: SignedIn) -> None:
+        if message.attempt != self.attempt:
+            return  # an older attempt, given up on
+        self.draft.credential = message.credential
+        self.draft.cache.clear()
+        self.done_waiting()
+        self.query_one("#signin-prompt", Static).update("")
+        self.query_one("#signin-status", Static).update("✓ Signed in.")
+        self.app.next_after(self.wizard_key)
+
+    def on_sign_in_failed(self, message: SignInFailed) -> None:
+        if message.attempt != self.attempt:
             return
         self.done_waiting()
         self.query_one("#signin-status", Static).update("")
-        self.query_one("#signin-code").display = False
         self.query_one("#signin-prompt", Static).update("Sign-in failed. Change the method or tenant and "
                                                         "try again (^g).")
         self.show_problem(f"✗ {message.text}")
 
     def done_waiting(self) -> None:
         self.waiting_since = None
-        self.query_one("#signin-wait").display = False
-        self.query_one("#sign-in", Button).disabled = False
+        self.mode = "idle"
 
     def action_next(self) -> None:
         if self.draft.credential is None:
@@ -164,7 +149,6 @@ class _ListScreen(WizardScreen):
     """A searchable list loaded from Azure in a worker; Enter picks a row and goes on."""
 
     COLUMNS: list[str] = []
-    KIND = ""
     BINDINGS = [Binding("f5", "reload", "Reload")]
 
     def compose_body(self) -> ComposeResult:
@@ -179,7 +163,7 @@ class _ListScreen(WizardScreen):
         self.action_reload()
 
     def action_reload(self) -> None:
-        if self.draft.credential is None and getattr(self.app, "cloud", None) is None:
+        if not self.app.backend.is_signed_in(self.draft.credential):
             self.query_one("#list-status", Static).update("Not signed in: go Back and sign in first.")
             return
         self.query_one("#list-status", Static).update("Loading…")
@@ -191,22 +175,18 @@ class _ListScreen(WizardScreen):
         try:
             key = self.cache_key()
             if key not in self.draft.cache:
-                self.draft.cache[key] = self.fetch(cloud_module(self.app))
-            self.post_message(WorkDone(self.KIND, self.draft.cache[key]))
+                self.draft.cache[key] = self.fetch(self.app.backend)
+            self.post_message(ListingLoaded(self.draft.cache[key]))
         except Exception as exc:  # noqa: BLE001
-            self.post_message(WorkFailed(self.KIND, error_text(exc)[0]))
+            self.post_message(WorkFailed(error_text(exc)[0]))
 
-    def on_work_done(self, message: WorkDone) -> None:
-        if message.kind != self.KIND:
-            return
+    def on_listing_loaded(self, message: ListingLoaded) -> None:
         self.query_one("#choices DataTable").loading = False
-        rows = self.rows(message.result)
+        rows = self.rows(message.items)
         self.query_one(SearchTable).set_rows(rows, select=self.current())
         self.query_one("#list-status", Static).update(self.status(len(rows)))
 
     def on_work_failed(self, message: WorkFailed) -> None:
-        if message.kind != self.KIND:
-            return
         self.query_one("#choices DataTable").loading = False
         self.query_one("#list-status", Static).update("")
         self.show_problem(f"✗ {message.text}\nF5 tries again; Back to sign in another way.")
@@ -230,14 +210,13 @@ class SubscriptionScreen(_ListScreen):
     wizard_key = "subscription"
     INTRO = "The subscription that pays for the service. Type to filter by name, id or tenant."
     COLUMNS = ["Name", "Subscription id", "Tenant", "State"]
-    KIND = "subscriptions"
     PLACEHOLDER = "Filter subscriptions"
 
     def cache_key(self) -> Any:
         return ("subscriptions",)
 
-    def fetch(self, cloud: Any) -> Any:
-        return cloud.list_subscriptions(self.draft.credential)
+    def fetch(self, backend: Any) -> Any:
+        return backend.list_subscriptions(self.draft.credential)
 
     def rows(self, found: Any) -> list:
         return [(s.id, (s.name, s.id, s.tenant_id, s.state)) for s in found]
@@ -260,14 +239,13 @@ class RegionScreen(_ListScreen):
     wizard_key = "region"
     INTRO = "The region of the workspace, compute and storage. Type to filter."
     COLUMNS = ["Region", "Name"]
-    KIND = "regions"
     PLACEHOLDER = "Filter regions, e.g. europe"
 
     def cache_key(self) -> Any:
         return ("regions", self.draft.profile.account.subscription_id)
 
-    def fetch(self, cloud: Any) -> Any:
-        return cloud.list_regions(self.draft.credential, self.draft.profile.account.subscription_id)
+    def fetch(self, backend: Any) -> Any:
+        return backend.list_regions(self.draft.credential, self.draft.profile.account.subscription_id)
 
     def rows(self, found: Any) -> list:
         return [(r.name, (r.display_name, r.name)) for r in found]

@@ -47,9 +47,7 @@ class ServiceScreen(BaseScreen):
     profile: Any
 
     def action_teardown(self) -> None:
-        from tui.screens.teardown import TeardownScreen
-
-        self.app.push_screen(TeardownScreen(self.profile))
+        self.app.go("teardown", self.profile)
 
     def action_home(self) -> None:
         self.app.home()

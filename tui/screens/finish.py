@@ -117,7 +117,5 @@ class FinishScreen(ServiceScreen):
          "submit": self.action_submit}[event.button.id]()
 
     def action_submit(self) -> None:
-        from tui.screens.jobs import JobScreen
-
-        self.app.push_screen(JobScreen(self.profile))
+        self.app.go("job", self.profile)
 

@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.widgets import Button, DataTable, Input, Label, Log, ProgressBar, RadioButton, RadioSet, Static
 
-from tui.messages import FLUSH_SECONDS, EventBuffer, WorkDone, WorkFailed, error_text
-from tui.screens.base import BaseScreen, ServiceScreen
 from tui.headless import fmt_duration
+from tui.messages import (FLUSH_SECONDS, EventBuffer, JobFinished, PreviewLoaded, ResultsCopied,
+                          WorkFailed, error_text)
+from tui.screens.base import BaseScreen, ServiceScreen
 from tui.widgets._histogram import Histogram
 
 LOG_LINES = 2000
-Submitter = Callable[..., Any]  # (profile, emit, cancel, input_path) -> JobInfo
-
-
-def engine_submit(profile: Any, emit: Any, cancel: Any, input_path: str | None) -> Any:
-    from engine import jobs
-
-    return jobs.submit(profile, emit, cancel, input_path=input_path, wait=True)
 
 
 class JobScreen(BaseScreen):
@@ -35,14 +30,18 @@ class JobScreen(BaseScreen):
         Binding("enter", "results", "Results", priority=True),
     ]
 
-    def __init__(self, profile: Any, submitter: Submitter | None = None,
-                 previewer: Callable[[Any, str, int], list[str]] | None = None) -> None:
+    # While choosing (the screen has class -choosing) the input panel shows, then the job's.
+    DEFAULT_CSS = """
+    JobScreen #job-choose, JobScreen.-choosing #job-watch { display: none; }
+    JobScreen.-choosing #job-choose { display: block; }
+    """
+
+    state = var("choosing")  # choosing | running | canceling | done | error
+
+    def __init__(self, profile: Any) -> None:
         super().__init__()
         self.profile = profile
-        self.submitter = submitter or engine_submit
-        self.previewer = previewer
         self.buffer = EventBuffer()
-        self.state = "choosing"  # choosing | running | canceling | done | error
         self.cancel_token: Any = None
         self.job: Any = None
         self.job_id = ""
@@ -75,8 +74,10 @@ class JobScreen(BaseScreen):
             with Vertical(id="log-box"):
                 yield Log(max_lines=LOG_LINES, highlight=False, id="job-log")
 
+    def watch_state(self, state: str) -> None:
+        self.set_class(state == "choosing", "-choosing")
+
     def on_mount(self) -> None:
-        self.query_one("#job-watch").display = False
         self.set_interval(FLUSH_SECONDS, self.flush)
 
     # ------------------------------------------------------------------ choose
@@ -126,15 +127,13 @@ class JobScreen(BaseScreen):
         if path is not None and not Path(path).expanduser().exists():
             self.show_problem(f"✗ No such file or folder: {path}")
             return
-        from engine.run import CancelToken
+        from engine.context import CancelToken
 
         self.show_problem(None)
         self.cancel_token = CancelToken()
         self.state = "running"
         self.status = "Submitting"
         self.started_at = self.app.clock.monotonic()
-        self.query_one("#job-choose").display = False
-        self.query_one("#job-watch").display = True
         self.query_one("#log-box").border_title = "Job log"
         self.update_status()
         self.refresh_bindings()
@@ -143,11 +142,11 @@ class JobScreen(BaseScreen):
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
     def submit_job(self, path: str | None, cancel: Any) -> None:
         try:
-            job = self.submitter(self.profile, self.buffer, cancel, path)
+            job = self.app.backend.submit(self.profile, self.buffer, cancel, path)
         except Exception as exc:  # noqa: BLE001
-            self.post_message(WorkFailed("job", error_text(exc)[0]))
+            self.post_message(WorkFailed(error_text(exc)[0]))
             return
-        self.post_message(WorkDone("job", job))
+        self.post_message(JobFinished(job))
 
     # ------------------------------------------------------------------ watch
 
@@ -194,11 +193,9 @@ class JobScreen(BaseScreen):
         self.query_one("#job-status", Static).update(
             f"Job {job} · {self.status} · {fmt_duration(end - self.started_at)}{extra}")
 
-    def on_work_done(self, message: WorkDone) -> None:
-        if message.kind != "job":
-            return
+    def on_job_finished(self, message: JobFinished) -> None:
         self.flush()
-        job = self.job = message.result
+        job = self.job = message.job
         self.job_id, self.status = job.job_id, job.status
         self.state = "done"
         self.finished_at = self.app.clock.monotonic()
@@ -218,8 +215,6 @@ class JobScreen(BaseScreen):
         self.refresh_bindings()
 
     def on_work_failed(self, message: WorkFailed) -> None:
-        if message.kind != "job":
-            return
         self.flush()
         self.state = "error"
         self.finished_at = self.app.clock.monotonic()
@@ -239,7 +234,7 @@ class JobScreen(BaseScreen):
 
     def action_results(self) -> None:
         if self.state == "done" and self.job is not None and self.job.status == "Completed":
-            self.app.push_screen(ResultsScreen(self.profile, self.job, self.previewer))
+            self.app.go("results", self.profile, self.job)
 
     def action_cancel_or_back(self) -> None:
         if self.state != "running":
@@ -278,11 +273,9 @@ class ResultsScreen(ServiceScreen):
     SHOWN_ROWS = 200
     PLOTTED_ROWS = 20000
 
-    def __init__(self, profile: Any, job: Any,
-                 previewer: Callable[[Any, str, int], list[str]] | None = None) -> None:
+    def __init__(self, profile: Any, job: Any) -> None:
         super().__init__()
         self.profile, self.job = profile, job
-        self.previewer = previewer
 
     def title_text(self) -> str:
         return f"Results · job {self.job.job_id}"
@@ -310,57 +303,51 @@ class ResultsScreen(ServiceScreen):
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
     def load_preview(self) -> None:
         try:
-            if self.previewer is None:
-                from engine import jobs
-
-                lines = jobs.preview(self.profile, self.job.job_id, self.PLOTTED_ROWS)
-            else:
-                lines = self.previewer(self.profile, self.job.job_id, self.PLOTTED_ROWS)
+            lines = self.app.backend.preview(self.profile, self.job.job_id, self.PLOTTED_ROWS)
         except Exception as exc:  # noqa: BLE001
-            self.post_message(WorkFailed("preview", error_text(exc)[0]))
+            self.post_message(WorkFailed(error_text(exc)[0]))
             return
-        self.post_message(WorkDone("preview", parse_rows(lines)))
+        self.post_message(PreviewLoaded(parse_rows(lines)))
 
-    def on_work_done(self, message: WorkDone) -> None:
-        if message.kind == "preview":
-            table = self.query_one("#res-table", DataTable)
-            table.loading = False
-            values = []
-            for row in message.result:
-                try:
-                    values.append(float(row[-1]))
-                except (ValueError, IndexError):
-                    pass
-            for row in message.result[: self.SHOWN_ROWS]:
-                cells = (row + [""] * 4)[:4]
-                try:
-                    cells[3] = f"{float(cells[3]):.4f}"
-                except ValueError:
-                    pass
-                table.add_row(*cells)
-            self.query_one(Histogram).set_values(values)
-            table.focus()
-        elif message.kind == "download":
-            self.notify(f"Copied {len(message.result)} file(s) to {message.result[0].parent}"
-                        if message.result else "Nothing to copy", title="Results")
+    def on_preview_loaded(self, message: PreviewLoaded) -> None:
+        table = self.query_one("#res-table", DataTable)
+        table.loading = False
+        values = []
+        for row in message.rows:
+            try:
+                values.append(float(row[-1]))
+            except (ValueError, IndexError):
+                pass
+        for row in message.rows[: self.SHOWN_ROWS]:
+            cells = (row + [""] * 4)[:4]
+            try:
+                cells[3] = f"{float(cells[3]):.4f}"
+            except ValueError:
+                pass
+            table.add_row(*cells)
+        self.query_one(Histogram).set_values(values)
+        table.focus()
+
+    def on_results_copied(self, message: ResultsCopied) -> None:
+        paths = message.paths
+        self.notify(f"Copied {len(paths)} file(s) to {paths[0].parent}" if paths else "Nothing to copy",
+                    title="Results")
 
     def on_work_failed(self, message: WorkFailed) -> None:
-        self.query_one("#res-table", DataTable).loading = False
+        self.query_one("#res-table", DataTable).loading = False  # the preview or the copy failed
         self.show_problem(f"✗ {message.text}")
 
     @work(thread=True, exclusive=True, group="download", exit_on_error=False)
     def action_download(self) -> None:
-        from engine import jobs
-
         out = self.app.start_dir / "results" / self.job.job_id
         try:
-            copied = jobs.results(self.profile, self.job.job_id, out)
+            copied = self.app.backend.results(self.profile, self.job.job_id, out)
         except Exception as exc:  # noqa: BLE001
-            self.post_message(WorkFailed("download", error_text(exc)[0]))
+            self.post_message(WorkFailed(error_text(exc)[0]))
             return
-        self.post_message(WorkDone("download", copied))
+        self.post_message(ResultsCopied(copied))
 
     def action_again(self) -> None:
         self.app.pop_screen()
-        self.app.switch_screen(JobScreen(self.profile, previewer=self.previewer))
+        self.app.switch_screen(JobScreen(self.profile))
 

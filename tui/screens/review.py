@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
-from tui.messages import FLUSH_SECONDS, EventBuffer, WorkDone, WorkFailed, error_text
+from tui.messages import FLUSH_SECONDS, EventBuffer, PlanMade, WorkFailed, error_text
 from tui.screens.base import WizardScreen
 from tui.widgets._checklist import StepChecklist
 
@@ -97,14 +97,13 @@ class ReviewScreen(WizardScreen):
     def plan(self, profile: Any) -> None:
         import time
 
-        from engine import run
+        from engine.context import CancelToken
         from engine.errors import LockedError
 
         try:
-            run.preflight(profile)
             for attempt in range(40):
                 try:
-                    summary = run.plan(profile, self.buffer, run.CancelToken())
+                    summary = self.app.backend.plan(profile, self.buffer, CancelToken())
                     break
                 except LockedError:
                     if attempt == 39:
@@ -112,9 +111,9 @@ class ReviewScreen(WizardScreen):
                     time.sleep(0.1)  # our own previous plan may still be finishing
         except Exception as exc:  # noqa: BLE001 - the user reads it; nothing was changed
             text, field = error_text(exc)
-            self.post_message(WorkFailed("plan", text, field))
+            self.post_message(WorkFailed(text, field))
             return
-        self.post_message(WorkDone("plan", summary))
+        self.post_message(PlanMade(summary))
 
     def flush(self) -> None:
         batch = self.buffer.drain()
@@ -131,14 +130,13 @@ class ReviewScreen(WizardScreen):
             elif event.type == "sign_in_prompt":
                 self.show_problem(event.message, severity="info")
 
-    def on_work_done(self, message: WorkDone) -> None:
-        if message.kind != "plan":
-            return
+    def on_plan_made(self, message: PlanMade) -> None:
         self.flush()
         self.planning = False
-        counts = message.result.counts
-        if message.result.outcome == "failed":
-            failed = [f for f in message.result.steps.values() if f.outcome == "failed"]
+        summary = message.summary
+        counts = summary.counts
+        if summary.outcome == "failed":
+            failed = [f for f in summary.steps.values() if f.outcome == "failed"]
             self.query_one("#plan-status", Static).update("The plan found a problem:")
             self.show_problem("\n".join(f"✗ {f.step.replace('_', ' ')}: {f.error}" for f in failed)
                               + "\nFix it with Edit (^e), then look again (F5).")
@@ -147,17 +145,14 @@ class ReviewScreen(WizardScreen):
                  f"{counts.get('exists', 0)} unchanged"]
         if counts.get("skipped"):
             parts.append(f"{counts['skipped']} skipped")
-        verdict = "Everything exists already." if message.result.outcome == "succeeded" else \
+        verdict = "Everything exists already." if summary.outcome == "succeeded" else \
             "Run makes the changes below."
         self.query_one("#plan-status", Static).update(f"Plan: {', '.join(parts)}. {verdict}")
 
     def on_work_failed(self, message: WorkFailed) -> None:
-        if message.kind == "plan":
-            self.planning = False
-            self.query_one("#plan-status", Static).update("Cannot plan yet:")
-            self.show_problem(f"✗ {message.text}\nFix it with Edit (^e), then look again (F5).")
-        elif message.kind == "save":
-            self.show_problem(f"✗ Not saved: {message.text}")
+        self.planning = False
+        self.query_one("#plan-status", Static).update("Cannot plan yet:")
+        self.show_problem(f"✗ {message.text}\nFix it with Edit (^e), then look again (F5).")
 
     # ------------------------------------------------------------------ actions
 
@@ -188,15 +183,13 @@ class ReviewScreen(WizardScreen):
     def action_run(self) -> None:
         if not self.save():
             return
-        from tui.screens.run import RunScreen
-
-        self.app.push_screen(RunScreen(copy.deepcopy(self.profile), "provision"))
+        self.app.go("run", copy.deepcopy(self.profile), "provision")
 
     def action_edit(self) -> None:
-        self.app.goto("workspace")
+        self.app.go("workspace")
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
         else:
-            self.app.goto("workspace")
+            self.app.go("workspace")

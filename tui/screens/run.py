@@ -9,38 +9,22 @@ engine stops between operations. A failure offers retry (the idempotent re-run) 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.widgets import DataTable, Label, Log, ProgressBar, Static
 
-from tui.headless import fmt_amount, summary_parts
-from tui.messages import FLUSH_SECONDS, EventBuffer, WorkDone, WorkFailed, error_text
+from tui.headless import fmt_amount, fmt_duration, summary_parts
+from tui.messages import FLUSH_SECONDS, EventBuffer, RunFinished, WorkFailed, error_text
 from tui.screens.base import BaseScreen
-from tui.headless import fmt_duration
 from tui.widgets._checklist import StepChecklist
 
 LOG_LINES = 2000  # per step kept, and in the log widget
 PENDING_LOGS = 20_000  # log events waiting for the next flush; older ones are dropped and counted
-Runner = Callable[[Any, Any, Any], Any]  # (profile, emit, cancel) -> RunSummary
-
-
-def engine_runner(action: str) -> Runner:
-    def provision(profile: Any, emit: Any, cancel: Any) -> Any:
-        from engine import run
-
-        run.preflight(profile)
-        return run.provision(profile, emit, cancel)
-
-    def teardown(profile: Any, emit: Any, cancel: Any) -> Any:
-        from engine import run
-
-        return run.teardown(profile, emit, cancel)
-
-    return {"provision": provision, "teardown": teardown}[action]
 
 
 class RunScreen(BaseScreen):
@@ -53,11 +37,19 @@ class RunScreen(BaseScreen):
         Binding("b", "back", "Back"),
     ]
 
-    def __init__(self, profile: Any, action: str = "provision", runner: Runner | None = None) -> None:
+    # The progress bar shows while a step reports progress, the sign-in box while a sign-in waits.
+    DEFAULT_CSS = """
+    RunScreen #progress-row, RunScreen #sign-in { display: none; }
+    RunScreen.-progress #progress-row, RunScreen.-signing-in #sign-in { display: block; }
+    """
+
+    progress_step: var[str | None] = var(None, toggle_class="-progress")  # whose progress shows
+    signing_in = var(False, toggle_class="-signing-in")
+
+    def __init__(self, profile: Any, action: str = "provision") -> None:
         super().__init__()
         self.profile = profile
-        self.mode = action
-        self.runner = runner or engine_runner(action)
+        self.mode = action  # provision | teardown
         self.buffer = EventBuffer(log_limit=PENDING_LOGS)
         self.cancel_token: Any = None
         self.state = "starting"
@@ -68,7 +60,6 @@ class RunScreen(BaseScreen):
         self.shown_step: str | None = None
         self.follow = True
         self.summary: Any = None
-        self.last_progress: str | None = None
         self.dropped = 0
         self.lines_seen = 0
 
@@ -87,15 +78,13 @@ class RunScreen(BaseScreen):
             yield Log(max_lines=LOG_LINES, highlight=False, id="log", auto_scroll=True)
 
     def on_mount(self) -> None:
-        self.query_one("#progress-row").display = False
-        self.query_one("#sign-in").display = False
         self.set_interval(FLUSH_SECONDS, self.flush)
         self.start()
 
     # ------------------------------------------------------------------ the worker
 
     def start(self) -> None:
-        from engine.run import CancelToken
+        from engine.context import CancelToken
 
         self.cancel_token = CancelToken()
         self.app_tokens().add(self.cancel_token)
@@ -118,13 +107,15 @@ class RunScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def run_engine(self, profile: Any, cancel: Any) -> None:
+        backend = self.app.backend
+        run = backend.provision if self.mode == "provision" else backend.teardown
         try:
-            summary = self.runner(profile, self.buffer, cancel)
+            summary = run(profile, self.buffer, cancel)
         except Exception as exc:  # noqa: BLE001 - e.g. LockedError, a ProfileError from preflight
             text, field = error_text(exc)
-            self.post_message(WorkFailed("run", text, field))
+            self.post_message(WorkFailed(text, field))
             return
-        self.post_message(WorkDone("run", summary))
+        self.post_message(RunFinished(summary))
 
     # ------------------------------------------------------------------ batches
 
@@ -167,20 +158,17 @@ class RunScreen(BaseScreen):
         elif kind == "step_finished":
             self.finished[event.step] = event
             checklist.finish(event)
-            if self.last_progress == event.step:
-                self.query_one("#progress-row").display = False
-                self.last_progress = None
+            if self.progress_step == event.step:
+                self.progress_step = None
         elif kind == "sign_in_prompt":
-            box = self.query_one("#sign-in", Static)
-            box.update(" ".join(p for p in (event.message, event.url, event.code) if p))
-            box.display = True
+            text = " ".join(p for p in (event.message, event.url, event.code) if p)
+            self.query_one("#sign-in", Static).update(text)
+            self.signing_in = True
         elif kind == "run_finished":
-            self.query_one("#sign-in").display = False
+            self.signing_in = False
 
     def show_progress(self, step: str, event: Any, checklist: StepChecklist) -> None:
-        row = self.query_one("#progress-row")
-        row.display = True
-        self.last_progress = step
+        self.progress_step = step
         title = checklist.titles.get(step, step)
         unit = "" if event.unit == "bytes" else f" {event.unit}"
         self.query_one("#progress-label", Label).update(
@@ -231,17 +219,13 @@ class RunScreen(BaseScreen):
 
     # ------------------------------------------------------------------ the end
 
-    def on_work_done(self, message: WorkDone) -> None:
-        if message.kind != "run":
-            return
+    def on_run_finished(self, message: RunFinished) -> None:
         self.flush()
-        self.summary = message.result
-        self.finished.update(message.result.steps)
-        self.finish(message.result.outcome)
+        self.summary = message.summary
+        self.finished.update(message.summary.steps)
+        self.finish(message.summary.outcome)
 
     def on_work_failed(self, message: WorkFailed) -> None:
-        if message.kind != "run":
-            return
         self.flush()
         self.finish("error")
         hint = "Press e to edit the profile" + (f" ({message.field})" if message.field else "") + \
@@ -252,7 +236,7 @@ class RunScreen(BaseScreen):
         self.state = outcome
         self.finished_at = self.app.clock.monotonic()
         self.app_tokens().discard(self.cancel_token)
-        self.query_one("#progress-row").display = False
+        self.progress_step = None
         self.update_overall()
         self.refresh_bindings()
         if outcome == "failed":
@@ -325,7 +309,7 @@ class RunScreen(BaseScreen):
 
     def action_edit(self) -> None:
         self.app.use_profile(self.profile)
-        self.app.goto("workspace")
+        self.app.go("workspace")
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -336,9 +320,7 @@ class RunScreen(BaseScreen):
         if self.mode == "teardown":
             self.app.home()
             return
-        from tui.screens.finish import FinishScreen
-
-        self.app.push_screen(FinishScreen(self.profile, dict(self.finished)))
+        self.app.go("finish", self.profile, dict(self.finished))
 
     def on_unmount(self) -> None:
         if self.cancel_token is not None and self.state in ("running", "canceling"):

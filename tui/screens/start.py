@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 
-from tui.messages import WorkDone
+from tui.messages import ProfilesListed
 from tui.screens.base import BaseScreen
 
 
@@ -59,36 +59,23 @@ class StartScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, group="profiles", exit_on_error=False)
     def load_profiles(self) -> None:
-        from engine import profile as profiles
-        from engine.run import last_run
+        self.post_message(ProfilesListed(self.app.backend.saved_profiles()))
 
-        rows = []
-        for path in profiles.list_profiles():
-            try:
-                p = profiles.load(str(path), environ={})
-                target, region, ws = p.target, p.workspace.location, p.workspace.name
-            except Exception:  # noqa: BLE001 - an unreadable profile is listed, not fatal
-                target, region, ws = "invalid", "", "(cannot read: open it to see why)"
-            last = last_run(path.stem)
-            rows.append((path.stem, target, region, ws, last))
-        self.post_message(WorkDone("profiles", rows))
-
-    def on_work_done(self, message: WorkDone) -> None:
-        if message.kind != "profiles":
-            return
+    def on_profiles_listed(self, message: ProfilesListed) -> None:
         table = self.query_one("#profiles", DataTable)
         table.clear()
         now = self.app.clock.now()
-        for name, target, region, ws, last in message.result:
+        for row in message.profiles:
+            last = row.last_run
             if last:
                 text = f"{last['action']} {last['outcome']} · {ago(last['ts'], now)}"
             else:
                 text = "never run"
-            table.add_row(name, target, region, ws, text, key=name)
+            table.add_row(row.name, row.target, row.region, row.workspace, text, key=row.name)
         empty = self.query_one("#profiles-empty", Static)
-        empty.update("" if message.result else "No saved profiles yet: start a new one or try the demo.")
-        table.display = bool(message.result)
-        if message.result:
+        empty.update("" if message.profiles else "No saved profiles yet: start a new one or try the demo.")
+        table.display = bool(message.profiles)
+        if message.profiles:
             table.focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -107,7 +94,7 @@ class StartScreen(BaseScreen):
 
     def action_new(self) -> None:
         self.app.draft = self.app.draft.__class__()
-        self.app.goto("basics")
+        self.app.go("basics")
 
     def action_demo(self) -> None:
         self.notify("Opening the demo profile (local target, bundled scorer, generated data)…")

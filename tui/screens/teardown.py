@@ -9,19 +9,27 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from tui.messages import WorkDone, WorkFailed, error_text
+from tui.messages import TeardownPlanned, WorkFailed, error_text
 from tui.screens.base import BaseScreen
 
 
 class TeardownScreen(BaseScreen):
     BINDINGS = [Binding("escape", "back", "Back"), Binding("f5", "replan", "Look again")]
 
-    def __init__(self, profile: Any, runner: Any = None) -> None:
+    # The "type the name to delete" row shows only once the plan found something to delete.
+    DEFAULT_CSS = """
+    TeardownScreen #td-confirm { display: none; }
+    TeardownScreen.-confirming #td-confirm { display: block; }
+    """
+
+    confirming = var(False, toggle_class="-confirming")
+
+    def __init__(self, profile: Any) -> None:
         super().__init__()
         self.profile = profile
-        self.runner = runner
         self.to_delete = 0
 
     def title_text(self) -> str:
@@ -44,7 +52,6 @@ class TeardownScreen(BaseScreen):
         table.add_column("", key="glyph", width=1)
         table.add_column("Step", key="step")
         table.add_column("What happens", key="what")
-        self.query_one("#td-confirm").display = False
         self.plan()
 
     def action_replan(self) -> None:
@@ -52,7 +59,7 @@ class TeardownScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, group="td-plan", exit_on_error=False)
     def plan(self) -> None:
-        from engine import run
+        from engine.context import CancelToken
 
         found: list[Any] = []
 
@@ -64,18 +71,16 @@ class TeardownScreen(BaseScreen):
 
         collect.titles = {}  # type: ignore[attr-defined]
         try:
-            summary = run.teardown(self.profile, collect, run.CancelToken(), plan_only=True)
+            self.app.backend.teardown(self.profile, collect, CancelToken(), plan_only=True)
         except Exception as exc:  # noqa: BLE001
-            self.post_message(WorkFailed("td-plan", error_text(exc)[0]))
+            self.post_message(WorkFailed(error_text(exc)[0]))
             return
         order = {key: i for i, key in enumerate(collect.titles)}  # type: ignore[attr-defined]
         found.sort(key=lambda e: order.get(e.step, 99))
-        self.post_message(WorkDone("td-plan", (summary, found, collect.titles)))  # type: ignore[attr-defined]
+        self.post_message(TeardownPlanned(found, collect.titles))  # type: ignore[attr-defined]
 
-    def on_work_done(self, message: WorkDone) -> None:
-        if message.kind != "td-plan":
-            return
-        summary, found, titles = message.result
+    def on_teardown_planned(self, message: TeardownPlanned) -> None:
+        found, titles = message.steps, message.titles
         table = self.query_one("#td-table", DataTable)
         table.clear()
         variables = self.app.theme_variables
@@ -99,14 +104,13 @@ class TeardownScreen(BaseScreen):
                           "profile created. Resources it did not create are kept.")
         else:
             status.update("Nothing to delete: this profile has nothing left that it created.")
-        self.query_one("#td-confirm").display = bool(delete) and not failed
+        self.confirming = bool(delete) and not failed
         if delete and not failed:
             self.query_one("#td-name", Input).focus()
 
     def on_work_failed(self, message: WorkFailed) -> None:
-        if message.kind == "td-plan":
-            self.query_one("#td-status", Static).update("Cannot look at what to delete:")
-            self.show_problem(f"✗ {message.text}")
+        self.query_one("#td-status", Static).update("Cannot look at what to delete:")
+        self.show_problem(f"✗ {message.text}")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         match = event.value.strip() == self.profile.name
@@ -128,9 +132,7 @@ class TeardownScreen(BaseScreen):
     def delete(self) -> None:
         if self.query_one("#td-name", Input).value.strip() != self.profile.name or not self.to_delete:
             return
-        from tui.screens.run import RunScreen
-
-        self.app.switch_screen(RunScreen(self.profile, "teardown", runner=self.runner))
+        self.app.go("run", self.profile, "teardown", replace=True)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -19,12 +19,16 @@ from textual.widgets import Button, Input, Label, OptionList, RadioButton, Radio
 from textual.widgets.option_list import Option
 
 from engine.datafiles import human_bytes
-from tui.messages import WorkDone, WorkFailed, error_text
+from tui.messages import DataFilesFound, ListingLoaded, WorkFailed, error_text
+from tui.routes import STEP_TITLES
 from tui.screens.base import WizardScreen
 from tui.widgets._field import FieldInput, as_text
 
 COMMON_VM_SIZES = ["Standard_DS3_v2", "Standard_DS2_v2", "Standard_D4s_v3", "Standard_D8s_v3",
                    "Standard_E4s_v3", "Standard_F4s_v2", "Standard_NC6s_v3"]
+# What each target means, beside its name on the basics screen (a target not listed shows its name).
+TARGET_NOTES = {"local": "everything on this machine, no Azure account needed",
+                "azure": "your Azure subscription (sign-in next)"}
 
 
 # ------------------------------------------------------------------------------------- basics
@@ -36,19 +40,22 @@ class BasicsScreen(WizardScreen):
     INTRO = "Name the profile and choose where the service runs. You can change everything later."
 
     def compose_body(self) -> ComposeResult:
+        from engine.profile import field_info
+
         draft = self.draft
+        target = field_info("target")
         with VerticalScroll(id="form"):
             with Vertical(classes="plain-field", id="name-field"):
                 yield Label("Profile name · saved as <config>/profiles/NAME.toml", classes="field-label")
                 yield Input(draft.raw.get("name", draft.name or ""), placeholder="e.g. churn-scoring",
                             id="name", compact=True)
                 yield Static("", classes="field-rule", id="name-rule")
-            yield Label("Target", classes="field-label")
+            yield Label(target.label, classes="field-label")
             with RadioSet(id="target"):
-                yield RadioButton("local · everything on this machine, no Azure account needed",
-                                  value=draft.target != "azure", id="local")
-                yield RadioButton("azure · your Azure subscription (sign-in next)",
-                                  value=draft.target == "azure", id="azure")
+                for name in target.choices:
+                    note = TARGET_NOTES.get(name)
+                    yield RadioButton(f"{name} · {note}" if note else name, value=draft.target == name,
+                                      id=name)
         yield from self.compose_nav()
 
     def on_mount(self) -> None:
@@ -204,9 +211,7 @@ def consistency_problem(profile: Any, order: list[str], here: str) -> tuple[str,
         where = field_screen(exc.field)
         if where in order and here in order and order.index(where) > order.index(here):
             return None  # a later screen's business
-        from tui.app import WIZARD_TITLES
-
-        return exc.field, exc.rule, WIZARD_TITLES.get(where, where)
+        return exc.field, exc.rule, STEP_TITLES.get(where, where)
     return None
 
 
@@ -224,8 +229,7 @@ class ComputeScreen(FormScreen):
               "compute.idle_seconds", "compute.tier")
 
     def compose_form(self) -> ComposeResult:
-        if self.draft.target == "azure" and (self.draft.credential is not None
-                                             or getattr(self.app, "cloud", None) is not None):
+        if self.draft.target == "azure" and self.app.backend.is_signed_in(self.draft.credential):
             from tui.widgets._search_table import SearchTable
 
             yield Static("VM sizes in the region · Enter picks one", classes="section-title")
@@ -255,20 +259,16 @@ class ComputeScreen(FormScreen):
         key = ("sizes", draft.profile.account.subscription_id, draft.profile.workspace.location)
         try:
             if key not in draft.cache:
-                from tui.screens.azure import cloud_module
-
-                draft.cache[key] = cloud_module(self.app).list_vm_sizes(draft.credential, key[1], key[2])
-            self.post_message(WorkDone("sizes", draft.cache[key]))
+                draft.cache[key] = self.app.backend.list_vm_sizes(draft.credential, key[1], key[2])
+            self.post_message(ListingLoaded(draft.cache[key]))
         except Exception as exc:  # noqa: BLE001
-            self.post_message(WorkFailed("sizes", error_text(exc)[0]))
+            self.post_message(WorkFailed(error_text(exc)[0]))
 
-    def on_work_done(self, message: WorkDone) -> None:
-        if message.kind != "sizes":
-            return
+    def on_listing_loaded(self, message: ListingLoaded) -> None:
         from tui.widgets._search_table import SearchTable
 
         rows = []
-        for s in message.result:
+        for s in message.items:
             quota = "" if getattr(s, "quota_left", None) is None else str(s.quota_left)
             rows.append((s.name, (s.name, s.family, str(s.cores), f"{s.memory_gb:g}", quota)))
         self.query_one("#sizes", SearchTable).set_rows(rows, select=self.draft.profile.compute.vm_size)
@@ -297,10 +297,12 @@ class StorageScreen(FormScreen):
     BINDINGS = [Binding("ctrl+o", "browse", "Add files"),]
 
     def compose_form(self) -> ComposeResult:
+        from engine.profile import field_info
+
         yield from super().compose_form()
         with Vertical(id="data-files", classes="plain-field"):
-            yield Label("Data files  data.files · local files to upload: paths, folders or globs "
-                        "(Enter adds, Delete removes)", classes="field-label")
+            yield Label(f"{field_info('data.files').label}  data.files · local files to upload: paths, "
+                        "folders or globs (Enter adds, Delete removes)", classes="field-label")
             yield OptionList(id="files")
             with Horizontal(id="file-add"):
                 yield Input(placeholder="path or glob, e.g. data/*.csv", id="pattern", compact=True)
@@ -370,36 +372,39 @@ class StorageScreen(FormScreen):
             self.show_entries()
             event.stop()
 
-    @work(thread=True, exclusive=True, group="files", exit_on_error=False)
     def check_files(self) -> None:
+        if self.entries:
+            self.find_files()
+            return
+        summary = self.query_one("#files-summary", Static)
+        summary.remove_class("-invalid")
+        summary.update("No files: the run uploads nothing (you can score any input later).")
+
+    @work(thread=True, exclusive=True, group="files", exit_on_error=False)
+    def find_files(self) -> None:
         from engine.datafiles import expand
 
-        profile = self.draft.profile
-        if not profile.data.files:
-            self.post_message(WorkDone("files", None))
-            return
         try:
-            found = expand(profile, "data.files")
+            found = expand(self.draft.profile, "data.files")
         except Exception as exc:  # noqa: BLE001
-            self.post_message(WorkFailed("files", error_text(exc)[0]))
+            self.post_message(WorkFailed(error_text(exc)[0]))
             return
-        self.post_message(WorkDone("files", (len(found), sum(f.size for f in found))))
+        self.post_message(DataFilesFound(len(found), sum(f.size for f in found)))
 
-    def on_work_done(self, message: WorkDone) -> None:
-        if message.kind == "files":
-            summary = self.query_one("#files-summary", Static)
-            summary.remove_class("-invalid")
-            if message.result is None:
-                summary.update("No files: the run uploads nothing (you can score any input later).")
-            else:
-                count, size = message.result
-                summary.update(f"✓ {count} file{'s' if count != 1 else ''} to upload ({human_bytes(size)})")
+    def on_data_files_found(self, message: DataFilesFound) -> None:
+        if not self.entries:
+            return  # every file was removed while they were being looked for
+        summary = self.query_one("#files-summary", Static)
+        summary.remove_class("-invalid")
+        count = message.count
+        summary.update(f"✓ {count} file{'s' if count != 1 else ''} to upload ({human_bytes(message.size)})")
 
     def on_work_failed(self, message: WorkFailed) -> None:
-        if message.kind == "files":
-            summary = self.query_one("#files-summary", Static)
-            summary.add_class("-invalid")
-            summary.update(f"✗ {message.text.removeprefix('data.files: ')}")
+        if not self.entries:
+            return
+        summary = self.query_one("#files-summary", Static)
+        summary.add_class("-invalid")
+        summary.update(f"✗ {message.text.removeprefix('data.files: ')}")
 
 
 class ScorerScreen(FormScreen):

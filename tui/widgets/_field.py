@@ -1,5 +1,6 @@
 """One profile field: label, input (or choice), and the rule it breaks, checked as the user types
-with `engine.profile.check_field`, the same validator the profile loader uses."""
+with `engine.profile.check_field`, the same validator the profile loader uses. The label, help
+and choices are declared with the field (`engine.profile.field_info`)."""
 
 from __future__ import annotations
 
@@ -12,36 +13,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
-# Fields whose validator is a fixed choice: shown as a Select.
-CHOICES: dict[str, tuple[str, ...]] = {
-    "compute.tier": ("dedicated", "low_priority"),
-    "endpoint.output_action": ("append_row", "summary_only"),
-    "endpoint.logging_level": ("debug", "info", "warning", "error"),
-    "schedule.frequency": ("", "minute", "hour", "day", "week", "month"),
-    "account.auth": ("cli", "device_code", "browser", "environment", "managed_identity", "default"),
-}
+# A choice's text where its value alone would say too little.
 CHOICE_LABELS = {"": "none (no schedule)"}
-
-LABELS: dict[str, str] = {
-    "workspace.resource_group": "Resource group", "workspace.name": "Workspace name",
-    "workspace.location": "Region", "compute.name": "Cluster name", "compute.vm_size": "VM size",
-    "compute.min_nodes": "Min nodes", "compute.max_nodes": "Max nodes",
-    "compute.idle_seconds": "Idle seconds before scale-down", "compute.tier": "Tier",
-    "storage.input_container": "Input container", "storage.output_container": "Output container",
-    "storage.input_datastore": "Input datastore", "storage.output_datastore": "Output datastore",
-    "data.prefix": "Folder in the input container", "scorer.folder": "Scorer folder",
-    "scorer.script": "Scoring script", "scorer.model": "Model file or folder",
-    "scorer.model_name": "Model name", "scorer.environment": "Conda file",
-    "scorer.environment_name": "Environment name", "scorer.image": "Base image",
-    "endpoint.name": "Endpoint name", "endpoint.deployment": "Deployment name",
-    "endpoint.mini_batch_size": "Mini-batch size", "endpoint.instance_count": "Instance count",
-    "endpoint.max_concurrency_per_instance": "Workers per node",
-    "endpoint.output_action": "Output action", "endpoint.output_file_name": "Output file",
-    "endpoint.error_threshold": "Error threshold", "endpoint.max_retries": "Max retries",
-    "endpoint.timeout": "Timeout (s)", "endpoint.logging_level": "Log level",
-    "schedule.frequency": "Frequency", "schedule.interval": "Interval", "schedule.name": "Schedule name",
-    "account.auth": "Sign-in method", "account.tenant_id": "Tenant id",
-}
 
 
 def field_kind(dotted: str) -> str:
@@ -104,13 +77,14 @@ class FieldInput(Vertical):
     def __init__(self, dotted: str, text: str, *, label: str | None = None, help: str | None = None,
                  placeholder: str = "", id: str | None = None) -> None:
         super().__init__(id=id or "f-" + dotted.replace(".", "-"))
-        from engine.profile import field_help
+        from engine.profile import field_info
 
+        info = field_info(dotted)
         self.dotted = dotted
         self.initial = text
-        self.label = label or LABELS.get(dotted, dotted)
-        section, key = dotted.split(".", 1)
-        self.help = help if help is not None else field_help(section, key)
+        self.label = label or info.label
+        self.help = help if help is not None else info.help
+        self.choices = info.choices
         self.placeholder = placeholder
         self.rule: str | None = None
         self._value: Any = None
@@ -118,9 +92,9 @@ class FieldInput(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(Text.assemble((self.label, "bold"), " · ", (self.dotted, "dim italic"),
                                   f" · {self.help}" if self.help else ""), classes="field-label")
-        if self.dotted in CHOICES:
-            options = [(CHOICE_LABELS.get(c, c), c) for c in CHOICES[self.dotted]]
-            value = self.initial if self.initial in CHOICES[self.dotted] else CHOICES[self.dotted][0]
+        if self.choices:
+            options = [(CHOICE_LABELS.get(c, c), c) for c in self.choices]
+            value = self.initial if self.initial in self.choices else self.choices[0]
             yield Select(options, value=value, allow_blank=False, id="control", compact=True)
         else:
             yield Input(self.initial, placeholder=self.placeholder, id="control",
