@@ -1,81 +1,39 @@
 """Scoring runs: submit one to the profile's endpoint, follow it, list runs, fetch results.
 
-The same calls work on both targets; each target implements
-  submit_job(input_path) -> JobInfo, follow_job(job_id, emit, cancel) -> JobInfo,
-  list_jobs() -> list[JobInfo], get_job(job_id) -> JobInfo, cancel_job(job_id),
-  download_results(job_id, out_dir) -> list[Path], preview_rows(job_id, limit) -> list[str].
+The same calls work on every target: each implements the job operations of engine.contract.Target.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from contextlib import contextmanager
 import uuid
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from engine import events as ev
+from engine import targets
+from engine.context import CancelToken
+from engine.contract import Target
 from engine.errors import AmlBatchError
+from engine.jobinfo import JobInfo
 from engine.profile import Profile
-from engine.run import CancelToken, RunRecord
-
-TERMINAL = ("Completed", "Failed", "Canceled")
-
-
-@dataclass
-class JobInfo:
-    job_id: str
-    status: str
-    submitted: float
-    input: str = ""
-    output: str = ""  # where the results are (a folder path locally, an azureml:// URI on Azure)
-    rows: int = 0
-    failures: int = 0
-    duration: float = 0.0
-    error: str = ""
-    failed_files: list[list[str]] = field(default_factory=list)  # [file, error]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "JobInfo":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    @property
-    def finished(self) -> bool:
-        return self.status in TERMINAL
-
-
-def new_job_id(profile: Profile) -> str:
-    """Sortable and unique: time first, so `--jobs` lists in order."""
-    return f"{profile.endpoint_name}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
-
-
-def _target(profile: Profile, emit: ev.Emit, cancel: CancelToken) -> Any:
-    from engine.targets import create
-
-    return create(profile, emit, cancel)
+from engine.record import RunRecord
+from engine.secrets import redact_event
 
 
 def submit(profile: Profile, emit: ev.Emit, cancel: CancelToken | None = None,
-           input_path: str | None = None, wait: bool = True, target: Any = None) -> JobInfo:
+           input_path: str | None = None, wait: bool = True, target: Target | None = None) -> JobInfo:
     """Submit a scoring run and, with `wait`, follow it to the end. Canceling the token while
     following cancels the job."""
     cancel = cancel or CancelToken()
     record = RunRecord(profile, uuid.uuid4().hex, "submit")
 
     def fan_out(event: ev.Event) -> None:
-        from engine.run import _redacted
-
-        event = _redacted(event)
+        event = redact_event(event)
         record(event)
         emit(event)
 
-    target = target or _target(profile, fan_out, cancel)
+    target = target or targets.build(profile, fan_out, cancel)
     try:
         if input_path is not None and not Path(input_path).expanduser().exists():
             raise AmlBatchError(f"--input: no such file or folder: {input_path}")
@@ -86,42 +44,38 @@ def submit(profile: Profile, emit: ev.Emit, cancel: CancelToken | None = None,
         return target.follow_job(job.job_id, fan_out, cancel)
     finally:
         record.close()
-        close = getattr(target, "close", None)
-        if close:
-            close()
+        target.close()
 
 
 @contextmanager
-def _using(profile: Profile, target: Any) -> Iterator[Any]:
+def _using(profile: Profile, target: Target | None) -> Iterator[Target]:
     """The caller's target, or a new one that is closed afterwards."""
     if target is not None:
         yield target
         return
-    made = _target(profile, lambda e: None, CancelToken())
+    made = targets.build(profile, lambda e: None, CancelToken())
     try:
         yield made
     finally:
-        close = getattr(made, "close", None)
-        if close:
-            close()
+        made.close()
 
 
-def list_jobs(profile: Profile, target: Any = None) -> list[JobInfo]:
+def list_jobs(profile: Profile, target: Target | None = None) -> list[JobInfo]:
     with _using(profile, target) as t:
         return sorted(t.list_jobs(), key=lambda j: j.submitted)
 
 
-def get_job(profile: Profile, job_id: str, target: Any = None) -> JobInfo:
+def get_job(profile: Profile, job_id: str, target: Target | None = None) -> JobInfo:
     with _using(profile, target) as t:
         return t.get_job(job_id)
 
 
-def cancel_job(profile: Profile, job_id: str, target: Any = None) -> None:
+def cancel_job(profile: Profile, job_id: str, target: Target | None = None) -> None:
     with _using(profile, target) as t:
         t.cancel_job(job_id)
 
 
-def results(profile: Profile, job_id: str, out_dir: Path, target: Any = None) -> list[Path]:
+def results(profile: Profile, job_id: str, out_dir: Path, target: Target | None = None) -> list[Path]:
     with _using(profile, target) as t:
         job = t.get_job(job_id)
         if job.status != "Completed":
@@ -129,12 +83,12 @@ def results(profile: Profile, job_id: str, out_dir: Path, target: Any = None) ->
         return t.download_results(job_id, out_dir)
 
 
-def preview(profile: Profile, job_id: str, limit: int = 10, target: Any = None) -> list[str]:
+def preview(profile: Profile, job_id: str, limit: int = 10, target: Target | None = None) -> list[str]:
     with _using(profile, target) as t:
         return t.preview_rows(job_id, limit)
 
 
-def summary_lines(profile: Profile, job: JobInfo, target: Any = None) -> list[str]:
+def summary_lines(profile: Profile, job: JobInfo, target: Target | None = None) -> list[str]:
     """The closing lines of a headless --submit: counts, speed, where the results are, first rows."""
     if not job.finished:
         return [f"Submitted {job.job_id} ({job.status}). Follow it with: amlbatch --profile "

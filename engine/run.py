@@ -6,8 +6,6 @@ a RunSummary and emit the whole story as events (engine.events). Nothing here pr
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import threading
 import time
@@ -17,15 +15,20 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from engine import events as ev
-from engine import paths
+from engine import paths, targets
+from engine.context import CancelToken, StepContext
+from engine.contract import Target
 from engine.datafiles import expand
 from engine.errors import AmlBatchError, Canceled, LockedError, ProfileError
 from engine.profile import Profile
-from engine.secrets import redact
-from engine.steps import STEPS, Check, Done, StepSpec, reversed_graph
+from engine.record import RunRecord
+from engine.secrets import redact_event
+from engine.steps import Check, Done, StepSpec, reversed_graph
+
+__all__ = ["CancelToken", "RunSummary", "plan", "preflight", "profile_lock", "provision", "teardown"]
 
 
 @dataclass
@@ -42,63 +45,8 @@ class RunSummary:
         return self.outcome in ("succeeded", "changes")
 
 
-class CancelToken:
-    """Set by Ctrl+C or the TUI's cancel; steps call `ctx.checkpoint()` between operations."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def canceled(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to `seconds`; True if canceled meanwhile."""
-        return self._event.wait(seconds)
-
-
-class StepContext:
-    """What a step sees: its profile, the values of the steps it needs, and ways to report."""
-
-    def __init__(self, run: "_GraphRun", spec: StepSpec):
-        self._run = run
-        self.spec = spec
-        self.profile: Profile = run.profile
-        self.plan_only: bool = run.plan_only
-        self.cancel: CancelToken = run.cancel
-        self.options: dict[str, Any] = run.options
-
-    @property
-    def step(self) -> str:
-        return self.spec.key
-
-    def value(self, step: str) -> Any:
-        """The value a needed step found or made (e.g. the workspace's storage account)."""
-        return self._run.values.get(step)
-
-    def planned(self, step: str) -> str:
-        """What a needed step did or would do: create | update | none | ..."""
-        return self._run.plans.get(step, "")
-
-    def log(self, message: str, level: str = "info") -> None:
-        self._run.emit(ev.StepLog(self.step, message, level))
-
-    def progress(self, done: float, total: float, unit: str = "") -> None:
-        self._run.emit(ev.StepProgress(self.step, done, total, unit))
-
-    def checkpoint(self) -> None:
-        if self.cancel.canceled:
-            raise Canceled()
-
-    def emit(self, event: ev.Event) -> None:
-        self._run.emit(event)
-
-
 class _GraphRun:
-    def __init__(self, profile: Profile, target: Any, specs: tuple[StepSpec, ...], action: str,
+    def __init__(self, profile: Profile, target: Target | None, specs: tuple[StepSpec, ...], action: str,
                  emit: ev.Emit, cancel: CancelToken, plan_only: bool, run_id: str,
                  only: set[str] | None = None, options: dict[str, Any] | None = None):
         self.options = options or {}
@@ -111,24 +59,25 @@ class _GraphRun:
         self.finished: dict[str, ev.StepFinished] = {}
 
     def emit(self, event: ev.Event) -> None:
-        event = _redacted(event)
+        event = redact_event(event)
         with self._lock:
             self._emit(event)
 
-    def _method(self, key: str, kind: str) -> Callable:
-        prefix = {"check": "check_", "apply": "apply_", "check_delete": "check_delete_",
-                  "delete": "delete_"}[kind]
-        return getattr(self.target, prefix + key)
-
     def run_step(self, spec: StepSpec) -> ev.StepFinished:
         deleting = self.action == "teardown"
-        ctx = StepContext(self, spec)
+        target = self.target
+        step = target.step(spec.key)
+        ctx = StepContext(spec, self.profile, self.emit, self.cancel, self.plan_only, self.options,
+                          self.values, self.plans)
         start = time.monotonic()
         self.emit(ev.StepStarted(spec.key, spec.title))
         plan = ""
         try:
             ctx.checkpoint()
-            check: Check = self._method(spec.key, "check_delete" if deleting else "check")(ctx)
+            if deleting:
+                check: Check = target.around(ctx, "check_delete", lambda: step.check_delete(ctx))
+            else:
+                check = target.around(ctx, "check", lambda: step.check(ctx))
             plan = check.plan
             self.plans[spec.key] = plan
             if check.plan == "fail":
@@ -140,7 +89,10 @@ class _GraphRun:
                     outcome = ev.PLANNED
                 return self._finish(spec, outcome, start, check.detail, plan)
             ctx.checkpoint()
-            done: Done = self._method(spec.key, "delete" if deleting else "apply")(ctx, check)
+            if deleting:
+                done: Done = target.around(ctx, "delete", lambda: step.delete(ctx, check))
+            else:
+                done = target.around(ctx, "apply", lambda: step.apply(ctx, check))
             self.values[spec.key] = done.value
             return self._finish(spec, done.outcome, start, done.detail, plan)
         except Canceled:
@@ -196,18 +148,7 @@ class _GraphRun:
                     running.pop(key).result()
 
 
-def _redacted(event: ev.Event) -> ev.Event:
-    changes = {}
-    for name in ("message", "detail", "error"):
-        value = getattr(event, name, None)
-        if isinstance(value, str) and value:
-            clean = redact(value)
-            if clean != value:
-                changes[name] = clean
-    return dataclasses.replace(event, **changes) if changes else event
-
-
-# ----------------------------------------------------------------------------- lock and record
+# ---------------------------------------------------------------------------------- the lock
 
 @contextmanager
 def profile_lock(profile: Profile) -> Iterator[None]:
@@ -235,61 +176,14 @@ def profile_lock(profile: Profile) -> Iterator[None]:
         handle.close()
 
 
-class RunRecord:
-    """Appends every event of a run, with its time, as JSON lines under the data folder."""
-
-    def __init__(self, profile: Profile, run_id: str, action: str):
-        folder = paths.runs_dir(profile.name)
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.path = folder / f"{stamp}-{action}-{run_id[:8]}.jsonl"
-        self._handle = open(self.path, "a", encoding="utf-8")
-
-    def __call__(self, event: ev.Event) -> None:
-        self._handle.write(json.dumps(event.to_dict(), default=str) + "\n")
-        self._handle.flush()
-
-    def close(self) -> None:
-        self._handle.close()
-
-
-def last_run(profile_name: str) -> dict[str, Any] | None:
-    """How the profile's newest run that could change something ended (plans are left out)."""
-    folder = paths.runs_dir(profile_name)
-    if not folder.is_dir():
-        return None
-    for path in sorted(folder.glob("*.jsonl"), reverse=True):
-        if "-plan-" in path.name:
-            continue
-        started = finished = None
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    data = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a record cut off by a crash
-                if data.get("type") == "run_started":
-                    started = data
-                elif data.get("type") == "run_finished":
-                    finished = data
-        if started:
-            return {"action": started["action"], "ts": started["ts"],
-                    "outcome": finished["outcome"] if finished else "interrupted"}
-    return None
-
-
 # ------------------------------------------------------------------------------------- runs
 
-def make_target(profile: Profile, emit: ev.Emit, cancel: CancelToken) -> Any:
-    from engine.targets import create
-
-    return create(profile, emit, cancel)
-
-
 def _run(profile: Profile, action: str, emit: ev.Emit, cancel: CancelToken | None,
-         plan_only: bool, specs: tuple[StepSpec, ...], target: Any = None,
+         plan_only: bool, target: Target | None = None,
          only: set[str] | None = None, options: dict[str, Any] | None = None) -> RunSummary:
     cancel = cancel or CancelToken()
+    graph_of_target = (target or targets.target_class(profile.target)).graph
+    specs = reversed_graph(graph_of_target) if action == "teardown" else graph_of_target
     run_id = uuid.uuid4().hex
     start = time.monotonic()
     # A plan changes nothing, so it may look while another run works; changes take the lock.
@@ -306,12 +200,11 @@ def _run(profile: Profile, action: str, emit: ev.Emit, cancel: CancelToken | Non
             graph.emit(ev.RunStarted(run_id, profile.name, profile.target, action,
                                      tuple(s.key for s in specs), tuple(s.title for s in specs)))
             try:
-                graph.target = target or make_target(profile, graph.emit, cancel)
+                graph.target = target or targets.build(profile, graph.emit, cancel)
                 graph.execute()
             finally:
-                close = getattr(graph.target, "close", None)
-                if close:
-                    close()
+                if graph.target is not None:
+                    graph.target.close()
             counts: dict[str, int] = {}
             for finished in graph.finished.values():
                 counts[finished.outcome] = counts.get(finished.outcome, 0) + 1
@@ -335,21 +228,20 @@ def _run(profile: Profile, action: str, emit: ev.Emit, cancel: CancelToken | Non
 
 
 def provision(profile: Profile, emit: ev.Emit, cancel: CancelToken | None = None,
-              target: Any = None, only: set[str] | None = None) -> RunSummary:
-    return _run(profile, "provision", emit, cancel, False, STEPS, target, only)
+              target: Target | None = None, only: set[str] | None = None) -> RunSummary:
+    return _run(profile, "provision", emit, cancel, False, target, only)
 
 
 def plan(profile: Profile, emit: ev.Emit, cancel: CancelToken | None = None,
-         target: Any = None) -> RunSummary:
-    return _run(profile, "plan", emit, cancel, True, STEPS, target)
+         target: Target | None = None) -> RunSummary:
+    return _run(profile, "plan", emit, cancel, True, target)
 
 
 def teardown(profile: Profile, emit: ev.Emit, cancel: CancelToken | None = None,
-             plan_only: bool = False, target: Any = None, purge: bool = False) -> RunSummary:
+             plan_only: bool = False, target: Target | None = None, purge: bool = False) -> RunSummary:
     """Delete what this profile created, newest first. `purge` also frees a soft-deleted
     workspace's name (azure)."""
-    return _run(profile, "teardown", emit, cancel, plan_only, reversed_graph(), target,
-                options={"purge": purge})
+    return _run(profile, "teardown", emit, cancel, plan_only, target, options={"purge": purge})
 
 
 def preflight(profile: Profile) -> list[Path]:

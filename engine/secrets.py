@@ -6,8 +6,12 @@ Known secret values (account keys, SAS tokens fetched at run time) are registere
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
+from typing import TypeVar
+
+E = TypeVar("E")
 
 _PATTERNS = [
     re.compile(r"(?i)(AccountKey|SharedAccessSignature|SharedAccessKey|sig|client_secret|password)"
@@ -37,3 +41,15 @@ def redact(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
     return text
+
+
+def redact_event(event: E) -> E:
+    """The event with every secret masked in its text fields (the same event when it had none)."""
+    changes = {}
+    for name in ("message", "detail", "error"):
+        value = getattr(event, name, None)
+        if isinstance(value, str) and value:
+            clean = redact(value)
+            if clean != value:
+                changes[name] = clean
+    return dataclasses.replace(event, **changes) if changes else event

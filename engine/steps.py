@@ -1,11 +1,6 @@
-"""The provisioning steps, their order and what each needs. Both targets share this graph.
+"""The provisioning steps, their order and what each needs, and what a step reports (Check, Done).
 
-A target implements, for each step key K:
-  check_K(ctx) -> Check        look, change nothing (plan mode stops here)
-  apply_K(ctx, check) -> Done  make what check found missing or different
-and, for tear-down:
-  check_delete_K(ctx) -> Check
-  delete_K(ctx, check) -> Done
+Both targets run this graph; each implements one engine.contract.Step per key.
 """
 
 from __future__ import annotations
@@ -39,13 +34,13 @@ STEP_KEYS = tuple(s.key for s in STEPS)
 TITLES = {s.key: s.title for s in STEPS}
 
 
-def reversed_graph() -> tuple[StepSpec, ...]:
+def reversed_graph(graph: tuple[StepSpec, ...] = STEPS) -> tuple[StepSpec, ...]:
     """Tear-down order: a step runs once everything that needed it is gone."""
-    dependents: dict[str, list[str]] = {s.key: [] for s in STEPS}
-    for spec in STEPS:
+    dependents: dict[str, list[str]] = {s.key: [] for s in graph}
+    for spec in graph:
         for need in spec.needs:
             dependents[need].append(spec.key)
-    return tuple(StepSpec(s.key, s.title, tuple(dependents[s.key])) for s in reversed(STEPS))
+    return tuple(StepSpec(s.key, s.title, tuple(dependents[s.key])) for s in reversed(graph))
 
 
 @dataclass

@@ -86,7 +86,7 @@ def profile_path(tmp_path: Path) -> Path:
 
 
 def target(profile: Any, cloud: FakeAzure, **kwargs: Any) -> Any:
-    from engine.targets.azure import AzureTarget
+    from engine.targets.azure.target import AzureTarget
 
     kwargs.setdefault("credential", cloud.credential())
     return AzureTarget(profile, kwargs.pop("emit", lambda e: None), kwargs.pop("cancel", run.CancelToken()), **kwargs)

@@ -17,7 +17,7 @@ from engine.run import CancelToken
 from tests.azure_support import SUB, reload, write_profile
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:marshmallow.*", "ignore::Warning:azure.*")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID = "11111111-0000-4000-8000-0000000000c2"
 
 
@@ -75,7 +75,7 @@ def test_device_code_goes_out_as_an_event_not_a_print(capsys):
 
 
 def test_the_target_keeps_sdk_output_off_the_terminal(cloud, tmp_path, capsys):
-    from engine.targets.azure import AzureTarget
+    from engine.targets.azure.target import AzureTarget
 
     real_out, real_err = sys.stdout, sys.stderr
     sdk_logger = logging.getLogger("azure.ai.ml.some_module")

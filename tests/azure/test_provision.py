@@ -281,7 +281,7 @@ def test_workspace_creation_left_running_by_an_earlier_run_is_waited_for(cloud, 
 
 
 def test_a_failed_sign_in_fails_one_step_with_the_fix(cloud, profile_path, monkeypatch):
-    from engine.targets.azure import AzureTarget
+    from engine.targets.azure.target import AzureTarget
 
     monkeypatch.setenv("AZURE_TENANT_ID", cloud.default_tenant)
     monkeypatch.setenv("AZURE_CLIENT_ID", "11111111-0000-4000-8000-0000000000c9")

@@ -6,11 +6,11 @@ after a fixed delay (a stand-in for Azure's round trip).
 Not collected by pytest. It provisions a profile (schedule included) with no delay, then measures,
 best of `--repeat`, with `--delay` seconds added to each call:
 
-  (a) sequential  the same check_* calls one after another in graph order, each step's reads one
+  (a) sequential  the same step checks one after another in graph order, each step's reads one
                   after another: what a plain script that looks before it leaps would take
   (b) engine      engine.run.provision on a fresh AzureTarget: steps run as soon as what they need
                   is done, a step's independent reads run together, and the target starts every
-                  read that needs only the profile at once (AzureTarget.prefetch), so only the
+                  read that needs only the profile at once (Session.prefetch), so only the
                   containers wait for the workspace (their storage account)
 
 and prints, for each, the HTTP calls (reads) and the wall time, the ratio (a)/(b), how many calls
@@ -76,17 +76,18 @@ class _Ctx:
 
 def sequential(profile: Any, credential: Any) -> list[str]:
     from engine.steps import STEPS
-    from engine.targets.azure import AzureTarget
+    from engine.targets.azure.target import AzureTarget
     from engine.run import CancelToken
 
     target = AzureTarget(profile, lambda e: None, CancelToken(), credential=credential)
-    target.parallel = lambda *calls: [c() for c in calls]  # one read after another,
-    target.prefetch = lambda: None  # each when its step gets to it
+    target.session.parallel = lambda *calls: [c() for c in calls]  # one read after another,
+    target.session.prefetch = lambda: None  # each when its step gets to it
     values: dict[str, Any] = {}
     plans: dict[str, str] = {}
     try:
         for spec in STEPS:
-            check = getattr(target, "check_" + spec.key)(_Ctx(spec, values, plans))
+            ctx, step = _Ctx(spec, values, plans), target.step(spec.key)
+            check = target.around(ctx, "check", lambda: step.check(ctx))
             values[spec.key], plans[spec.key] = check.value, check.plan
     finally:
         target.close()
@@ -95,7 +96,7 @@ def sequential(profile: Any, credential: Any) -> list[str]:
 
 def engine_run(profile: Any, credential: Any) -> list[str]:
     from engine import run
-    from engine.targets.azure import AzureTarget
+    from engine.targets.azure.target import AzureTarget
 
     target = AzureTarget(profile, lambda e: None, run.CancelToken(), credential=credential)
     summary = run.provision(profile, lambda e: None, target=target)
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         credential = cloud.credential()
         credential.get_token("https://management.azure.com/.default")
         credential.get_token("https://storage.azure.com/.default")
-        from engine.targets.azure import AzureTarget
+        from engine.targets.azure.target import AzureTarget
 
         summary = run.provision(profile, lambda e: None,
                                 target=AzureTarget(profile, lambda e: None, run.CancelToken(), credential=credential))

@@ -13,7 +13,10 @@ from engine import events as ev
 from engine import paths, run
 from engine.errors import LockedError
 from engine.profile import load
-from engine.targets.local import LocalTarget
+from engine.record import last_run
+from engine.targets.local.compute import Compute
+from engine.targets.local.target import LocalTarget
+from engine.targets.local.upload import Upload
 from tests.support import Collector
 
 
@@ -100,19 +103,24 @@ def test_drift_updates_what_can_change_and_explains_what_cannot(make_profile) ->
     assert workspace.outcome == "failed" and "cannot move" in workspace.error
 
 
+class SignalingCompute(Compute):
+    def apply(self, ctx, check):
+        done = super().apply(ctx, check)
+        self.target.compute_done.set()
+        return done
+
+
+class WaitingUpload(Upload):
+    def apply(self, ctx, check):
+        assert self.target.compute_done.wait(10), "compute waited for the upload"
+        return super().apply(ctx, check)
+
+
 class SlowUploadTarget(LocalTarget):
     """The real local target, with an upload that waits until the compute step has finished."""
 
     compute_done = None
-
-    def apply_compute(self, ctx, check):
-        done = super().apply_compute(ctx, check)
-        self.compute_done.set()
-        return done
-
-    def apply_upload(self, ctx, check):
-        assert self.compute_done.wait(10), "compute waited for the upload"
-        return super().apply_upload(ctx, check)
+    steps = {**LocalTarget.steps, "compute": SignalingCompute, "upload": WaitingUpload}
 
 
 def test_independent_steps_run_concurrently(make_profile) -> None:
@@ -125,9 +133,13 @@ def test_independent_steps_run_concurrently(make_profile) -> None:
     assert order.index("compute") < order.index("upload")
 
 
-class BrokenComputeTarget(LocalTarget):
-    def apply_compute(self, ctx, check):
+class BrokenCompute(Compute):
+    def apply(self, ctx, check):
         raise RuntimeError("quota exceeded for family standardDSv2Family")
+
+
+class BrokenComputeTarget(LocalTarget):
+    steps = {**LocalTarget.steps, "compute": BrokenCompute}
 
 
 def test_a_failed_step_stops_only_what_depends_on_it(make_profile) -> None:
@@ -148,10 +160,10 @@ def test_a_failed_step_stops_only_what_depends_on_it(make_profile) -> None:
     assert again["upload"] == "exists" and again["endpoint"] == "exists"
 
 
-class CancelDuringUpload(LocalTarget):
+class UploadThenCancel(Upload):
     """Asks the run to stop once the first file is uploaded (as Ctrl+C would)."""
 
-    def apply_upload(self, ctx, check):
+    def apply(self, ctx, check):
         original = ctx.progress
 
         def progress(done, total, unit=""):
@@ -159,7 +171,11 @@ class CancelDuringUpload(LocalTarget):
             ctx.cancel.cancel()
 
         ctx.progress = progress
-        return super().apply_upload(ctx, check)
+        return super().apply(ctx, check)
+
+
+class CancelDuringUpload(LocalTarget):
+    steps = {**LocalTarget.steps, "upload": UploadThenCancel}
 
 
 def test_cancel_stops_between_operations_and_the_next_run_resumes(make_profile) -> None:
@@ -202,9 +218,9 @@ def test_every_run_appends_a_record_of_its_events(make_profile) -> None:
     assert [line["type"] for line in lines] == [e.type for e in sink.events]
     assert all(line["v"] == ev.EVENT_SCHEMA and line["ts"] > 0 for line in lines)
     assert lines[0]["type"] == "run_started" and lines[-1]["type"] == "run_finished"
-    assert run.last_run(profile.name)["outcome"] == "succeeded"
+    assert last_run(profile.name)["outcome"] == "succeeded"
     run.plan(profile, Collector())
-    assert run.last_run(profile.name)["action"] == "provision"  # a plan is not the last run
+    assert last_run(profile.name)["action"] == "provision"  # a plan is not the last run
     assert [ev.from_dict(line) for line in lines] == sink.events
 
 
@@ -272,10 +288,13 @@ def test_events_never_carry_secrets(make_profile) -> None:
         "https://a.blob.core.windows.net/c?sv=2024&sig=***&se=x"
     assert redact("Authorization: Bearer eyJ0eXAiOi.abc.def") == "Authorization: Bearer ***"
 
-    class Leaky(LocalTarget):
-        def apply_compute(self, ctx, check):
+    class LeakyCompute(Compute):
+        def apply(self, ctx, check):
             ctx.log("using key s3cr3t-account-key-value== for the account")
-            return super().apply_compute(ctx, check)
+            return super().apply(ctx, check)
+
+    class Leaky(LocalTarget):
+        steps = {**LocalTarget.steps, "compute": LeakyCompute}
 
     sink = Collector()
     run.provision(profile, sink, target=Leaky(profile, sink, run.CancelToken()))

@@ -15,7 +15,7 @@ import pytest
 from engine import paths
 from tui.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def amlbatch(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -128,16 +128,20 @@ def test_failed_step_exits_1(make_profile, capsys: pytest.CaptureFixture) -> Non
 
 def test_ctrl_c_cancels_cleanly_and_exits_130(make_profile, monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture) -> None:
-    from engine.targets.local import LocalTarget
+    from engine.targets.local.target import LocalTarget
+    from engine.targets.local.upload import Upload
+
+    class UploadThenInterrupt(Upload):
+        def apply(self, ctx, check):
+            os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl+C now
+            return super().apply(ctx, check)
 
     class InterruptedUpload(LocalTarget):
-        def apply_upload(self, ctx, check):
-            os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl+C now
-            return super().apply_upload(ctx, check)
+        steps = {**LocalTarget.steps, "upload": UploadThenInterrupt}
 
     import engine.targets as targets
 
-    monkeypatch.setattr(targets, "create", lambda p, e, c: InterruptedUpload(p, e, c))
+    monkeypatch.setattr(targets, "build", lambda p, e, c: InterruptedUpload(p, e, c))
     path = str(make_profile(files=5))
     assert main(["--profile", path, "--yes"]) == 130
     captured = capsys.readouterr()

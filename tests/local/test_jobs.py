@@ -146,7 +146,7 @@ def test_a_job_whose_host_dies_is_reported_failed(tmp_path: Path, make_profile) 
     profile = load(str(make_profile(files=20)), ["scorer.folder=slow", "endpoint.mini_batch_size=1"])
     run.provision(profile, lambda e: None)
     job = jobs.submit(profile, lambda e: None, wait=False)
-    from engine.targets.local import LocalTarget
+    from engine.targets.local.target import LocalTarget
 
     target = LocalTarget(profile, lambda e: None, run.CancelToken())
     pid = int((target.jobs_dir / job.job_id / "pid").read_text())

@@ -23,9 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine import deployment
 from engine import events as ev
 from engine.errors import AmlBatchError, Canceled
-from engine.jobs import TERMINAL, JobInfo, new_job_id
+from engine.jobinfo import TERMINAL, JobInfo, new_job_id
 from engine.targets.azure import _capture, _errors, _lro
 from engine.targets.azure._base import get_or_none, logging_to, sdk_error
 
@@ -45,7 +46,7 @@ def _submitted(job_id: str, job: Any = None) -> float:
     if created is not None and hasattr(created, "timestamp"):
         return created.timestamp()
     match = _STAMP.search(job_id)
-    if match:  # engine.jobs.new_job_id stamps the local time into the id
+    if match:  # engine.jobinfo.new_job_id stamps the local time into the id
         return time.mktime(time.strptime(match.group(1), "%Y%m%d%H%M%S"))
     return 0.0
 
@@ -55,6 +56,8 @@ class AzureJobs:
 
     profile: Any
     emit: Any
+    cancel: Any
+    session: Any  # engine.targets.azure.session.Session
 
     # ------------------------------------------------------------------ helpers
 
@@ -75,8 +78,7 @@ class AzureJobs:
         return _Guard(what)
 
     def output_uri(self, job_id: str) -> str:
-        p = self.profile
-        return f"azureml://datastores/{p.storage.output_datastore}/paths/{p.endpoint_name}/{job_id}/"
+        return deployment.output_uri(self.profile, job_id)
 
     def _location_of(self, uri: str) -> tuple[str, str, str]:
         """(storage account, container, prefix) of an azureml://datastores/... URI."""
@@ -84,7 +86,7 @@ class AzureJobs:
         if not match:
             raise AmlBatchError(f"cannot read results from {uri}: not a datastore path")
         datastore, path = match.group(1), match.group(2)
-        store = self.ml.datastores.get(datastore)
+        store = self.session.ml.datastores.get(datastore)
         return store.account_name, store.container_name, path
 
     def _info(self, job_id: str, job: Any, output: str = "", input_uri: str = "") -> JobInfo:
@@ -110,7 +112,7 @@ class AzureJobs:
         p = self.profile
         job_id = new_job_id(p)
         with self._job_logging(job_id), self._guard(f"submit a scoring run to endpoint '{p.endpoint_name}'"):
-            input_uri = f"azureml://datastores/{p.storage.input_datastore}/paths/{p.data.prefix.strip('/')}"
+            input_uri = deployment.input_uri(p)
             if input_path is not None:
                 input_uri = self._upload_job_input(job_id, Path(input_path).expanduser())
             output = self.output_uri(job_id)
@@ -120,7 +122,7 @@ class AzureJobs:
 
     def _upload_job_input(self, job_id: str, source: Path) -> str:
         p = self.profile
-        ws = self.ws_value(None)
+        ws = self.session.ws_value(None)
         prefix = f"jobs/{job_id}"
         if source.is_file():
             items = [(source, f"{prefix}/{source.name}", source.stat().st_size)]
@@ -132,21 +134,21 @@ class AzureJobs:
         total = sum(size for _, _, size in items)
         self.emit(ev.JobLog(job_id, "upload", f"uploading {len(items)} files ({total:,} bytes) to "
                                               f"{p.storage.input_container}/{prefix}"))
-        self.upload_files(ws["storage_account"], p.storage.input_container, items, self.cancel,
-                          lambda done, whole: None)
-        return f"azureml://datastores/{p.storage.input_datastore}/paths/{prefix}/"
+        self.session.upload_files(ws["storage_account"], p.storage.input_container, items, self.cancel,
+                                  lambda done, whole: None)
+        return deployment.datastore_uri(p.storage.input_datastore, prefix) + "/"
 
     def _invoke(self, job_id: str, input_uri: str, output: str) -> Any:
         from azure.ai.ml import Input, Output
 
         p = self.profile
         try:
-            return self.ml.batch_endpoints.invoke(
+            return self.session.ml.batch_endpoints.invoke(
                 endpoint_name=p.endpoint_name, input=Input(type="uri_folder", path=input_uri),
                 outputs={"score": Output(type="uri_folder", path=output)}, job_name=job_id)
         except Exception as exc:  # noqa: BLE001
             # the request may have arrived although its answer did not: the fixed job name tells
-            existing = get_or_none(lambda: self.ml.jobs.get(job_id))
+            existing = get_or_none(lambda: self.session.ml.jobs.get(job_id))
             if existing is not None:
                 return existing
             if "No valid deployments to route to" in str(exc):
@@ -166,7 +168,7 @@ class AzureJobs:
             last = ""
             canceled_at: float | None = None
             while True:
-                job = self.ml.jobs.get(job_id)
+                job = self.session.ml.jobs.get(job_id)
                 status = _status(job)
                 if status != last:
                     last = status
@@ -176,7 +178,7 @@ class AzureJobs:
                     break
                 if canceled_at is None and cancel.canceled:
                     canceled_at = time.monotonic()
-                    self.ml.jobs.begin_cancel(job_id)
+                    self.session.ml.jobs.begin_cancel(job_id)
                     emit(ev.JobLog(job_id, "amlbatch", "cancel requested; waiting for Azure to stop the job",
                                    "warning"))
                 if canceled_at is not None:
@@ -213,7 +215,7 @@ class AzureJobs:
                     lines += chunk.count(b"\n")
                     last = chunk[-1:] or last
                 return lines + (0 if last == b"\n" else 1)
-            return self.blobs(account).run(count)
+            return self.session.blobs(account).run(count)
         except Exception as exc:  # noqa: BLE001 - counting is a nicety; never fail the run on it
             if not _errors.is_not_found(exc):
                 self.emit(ev.StepLog("", f"could not count result rows: {type(exc).__name__}: {exc}", "debug"))
@@ -225,7 +227,7 @@ class AzureJobs:
         p = self.profile
         with self._guard(f"list the scoring runs of endpoint '{p.endpoint_name}'"):
             try:
-                found = list(self.ml.batch_endpoints.list_jobs(endpoint_name=p.endpoint_name))
+                found = list(self.session.ml.batch_endpoints.list_jobs(endpoint_name=p.endpoint_name))
             except Exception as exc:  # noqa: BLE001
                 if _errors.is_not_found(exc):
                     return []
@@ -234,7 +236,7 @@ class AzureJobs:
 
     def get_job(self, job_id: str) -> JobInfo:
         with self._guard(f"read scoring run {job_id}"):
-            job = get_or_none(lambda: self.ml.jobs.get(job_id))
+            job = get_or_none(lambda: self.session.ml.jobs.get(job_id))
         if job is None:
             raise AmlBatchError(f"no scoring run '{job_id}' in workspace '{self.profile.workspace.name}' "
                                 "(list them with --jobs)")
@@ -242,25 +244,25 @@ class AzureJobs:
 
     def cancel_job(self, job_id: str) -> None:
         with self._guard(f"cancel scoring run {job_id}"):
-            self.ml.jobs.begin_cancel(job_id)
+            self.session.ml.jobs.begin_cancel(job_id)
 
     # ------------------------------------------------------------------ results
 
     def child_job(self, job_id: str) -> Any:
         """The scoring step of a batch job: the outputs are on it, not on the parent."""
-        children = list(self.ml.jobs.list(parent_job_name=job_id))
+        children = list(self.session.ml.jobs.list(parent_job_name=job_id))
         return children[0] if children else None
 
     def download_results(self, job_id: str, out_dir: Path) -> list[Path]:
         out_dir = Path(out_dir)
         with self._job_logging(job_id), self._guard(f"download the results of {job_id}"):
-            job = self.ml.jobs.get(job_id)
+            job = self.session.ml.jobs.get(job_id)
             output = self._info(job_id, job).output
             child = self.child_job(job_id)
             if child is not None:
                 with tempfile.TemporaryDirectory(prefix="amlbatch-results-") as tmp:
                     try:
-                        self.ml.jobs.download(child.name, output_name="score", download_path=tmp)
+                        self.session.ml.jobs.download(child.name, output_name="score", download_path=tmp)
                         files = [f for f in sorted(Path(tmp).rglob("*")) if f.is_file()]
                     except Exception as exc:  # noqa: BLE001 - e.g. no data rights: use our blob code
                         if not sdk_error(exc):
@@ -285,7 +287,7 @@ class AzureJobs:
     def _download_folder(self, uri: str, out_dir: Path) -> list[Path]:
         account, container, prefix = self._location_of(uri)
         prefix = prefix.rstrip("/") + "/"
-        blobs = self.blobs(account)
+        blobs = self.session.blobs(account)
         names = blobs.run(lambda c: [b.name for b in c.get_container_client(container)
                                      .list_blobs(name_starts_with=prefix)])
         copied = []
@@ -305,7 +307,7 @@ class AzureJobs:
             account, container, prefix = self._location_of(self.output_uri(job_id))
             name = prefix.rstrip("/") + "/" + e.output_file_name
             try:
-                data = self.blobs(account).run(lambda c: c.get_blob_client(container, name)
+                data = self.session.blobs(account).run(lambda c: c.get_blob_client(container, name)
                                                .download_blob(offset=0, length=64 * 1024).readall())
             except Exception as exc:  # noqa: BLE001
                 if _errors.is_not_found(exc):

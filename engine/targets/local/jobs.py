@@ -1,9 +1,9 @@
-"""Scoring runs on the local target.
+"""Scoring runs on the local target (the job half of LocalTarget, mixed in).
 
-A submitted job runs in its own detached host process (`python -m engine.localjob JOB_DIR`), as a
-job on a cluster would: the submitter can follow it, stop following, or exit, and the job goes on.
-The host writes the job's events to JOB_DIR/events.jsonl and its state to JOB_DIR/job.json;
-following a job is reading that file. Canceling writes JOB_DIR/cancel and signals the host.
+A submitted job runs in its own detached host process (engine.targets.local.jobhost), as a job on
+a cluster would: the submitter can follow it, stop following, or exit, and the job goes on. The
+host writes the job's events to JOB_DIR/events.jsonl and its state to JOB_DIR/job.json; following
+a job is reading that file. Canceling writes JOB_DIR/cancel and signals the host.
 """
 
 from __future__ import annotations
@@ -14,17 +14,19 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from engine import events as ev
+from engine.deployment import DeploymentSettings, input_uri
 from engine.errors import AmlBatchError, StepError
 from engine.fileio import read_json, write_json
-from engine.jobs import JobInfo, new_job_id
+from engine.jobinfo import JobInfo, new_job_id
+from engine.targets.local.state import LocalState, read
 
-CANCEL_MARKER = "cancel"
+CANCEL_MARKER = "cancel"  # the file in JOB_DIR that asks the host to stop (see jobhost)
+HOST_MODULE = "engine.targets.local.jobhost"
 
 
 def _alive(pid: int) -> bool:
@@ -37,15 +39,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class LocalJobs:
-    """The job half of LocalTarget (mixed in): submit, follow, list, cancel, results."""
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
-    profile: Any
-    ws_dir: Path
 
-    @property
-    def jobs_dir(self) -> Path:
-        return self.ws_dir / "jobs"
+class LocalJobs(LocalState):
+    """Submit, follow, list, cancel and fetch the results of scoring runs."""
+
+    _children: list[subprocess.Popen]
 
     def _job_dir(self, job_id: str) -> Path:
         path = self.jobs_dir / job_id
@@ -69,12 +74,11 @@ class LocalJobs:
         if not files:
             raise AmlBatchError(f"no uploaded data under {self.profile.storage.input_container}/{prefix}: "
                                 "add files to data.files and provision, or pass --input PATH")
-        uri = f"azureml://datastores/{self.profile.storage.input_datastore}/paths/{prefix}"
-        return files, uri
+        return files, input_uri(self.profile)
 
     def submit_job(self, input_path: str | None) -> JobInfo:
-        deployment = self._read(self.deployment_file)
-        endpoint = self._read(self.endpoint_file)
+        deployment = read(self.deployment_file)
+        endpoint = read(self.endpoint_file)
         if not deployment or not endpoint or endpoint.get("default_deployment") != deployment["name"]:
             raise StepError(f"endpoint '{self.profile.endpoint_name}' has no default deployment yet: "
                             f"provision first (amlbatch --profile {self.profile.name} --yes)")
@@ -90,12 +94,10 @@ class LocalJobs:
         job = JobInfo(job_id, "Queued", time.time(), input=input_label, output=str(output_dir))
         spec = {
             "files": files,
-            "code_dir": str(self._asset_dir("code", code_name, code_version)),
-            "model_dir": str(self._asset_dir("model", model_name, model_version)),
+            "code_dir": str(self.asset_dir("code", code_name, code_version)),
+            "model_dir": str(self.asset_dir("model", model_name, model_version)),
             "script": settings["scoring_script"],
-            "settings": {k: settings[k] for k in (
-                "mini_batch_size", "instance_count", "max_concurrency_per_instance", "output_action",
-                "output_file_name", "error_threshold", "max_retries", "timeout", "logging_level")},
+            "settings": DeploymentSettings.from_dict(settings).to_dict(),
             "output_dir": str(output_dir),
         }
         (job_dir / "logs").mkdir(parents=True)
@@ -104,7 +106,7 @@ class LocalJobs:
         (job_dir / "events.jsonl").touch()
         with open(job_dir / "logs" / "host.txt", "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "engine.localjob", str(job_dir)],
+                [sys.executable, "-m", HOST_MODULE, str(job_dir)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                 cwd=str(job_dir),
             )
@@ -203,84 +205,3 @@ class LocalJobs:
                     if len(rows) >= limit:
                         break
         return rows
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
-# ----------------------------------------------------------------------------------- the host
-
-class _FileCancel:
-    """Canceled when the cancel marker appears or SIGTERM arrives."""
-
-    def __init__(self, job_dir: Path):
-        self.marker = job_dir / CANCEL_MARKER
-        self._event = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: self._event.set())
-
-    @property
-    def canceled(self) -> bool:
-        if not self._event.is_set() and self.marker.exists():
-            self._event.set()
-        return self._event.is_set()
-
-    def is_set(self) -> bool:
-        return self.canceled
-
-    def wait(self, seconds: float) -> bool:
-        return self._event.wait(seconds) or self.canceled
-
-
-def host(job_dir: Path) -> int:
-    from engine.batchrun import BatchSettings, run_batch
-
-    spec = read_json(job_dir / "spec.json")
-    job = JobInfo.from_dict(read_json(job_dir / "job.json"))
-    events = open(job_dir / "events.jsonl", "a", encoding="utf-8")
-    lock = threading.Lock()
-    last: list[ev.JobFinished] = []
-
-    def write(event: ev.Event) -> None:
-        with lock:
-            events.write(json.dumps(event.to_dict(), default=str) + "\n")
-            events.flush()
-
-    def emit(event: ev.Event) -> None:
-        # The runner's own JobFinished waits until job.json holds the end state: a follower
-        # that sees the event then reads a finished job, never a stale "Running".
-        if isinstance(event, ev.JobFinished):
-            last.append(event)
-        else:
-            write(event)
-
-    cancel = _FileCancel(job_dir)
-    job.status = "Running"
-    write_json(job_dir / "job.json", job.to_dict())
-    start = time.monotonic()
-    try:
-        result = run_batch(
-            job.job_id, [Path(f) for f in spec["files"]], Path(spec["code_dir"]), spec["script"],
-            Path(spec["model_dir"]), BatchSettings(**spec["settings"]), Path(spec["output_dir"]),
-            job_dir / "logs", emit, cancel,
-        )
-        job.status, job.rows, job.error = result.status, result.rows, result.error
-        job.failed_files = [[str(f), str(e)] for f, e in result.failures]
-        job.failures = result.failed_files
-    except Exception as exc:  # the runner itself broke: the job fails with the reason
-        job.status, job.error = "Failed", f"{type(exc).__name__}: {exc}"
-        last.clear()
-    job.duration = round(time.monotonic() - start, 3)
-    write_json(job_dir / "job.json", job.to_dict())
-    write(last[-1] if last else ev.JobFinished(job.job_id, job.status, job.rows, job.failures,
-                                                job.duration, job.output, job.error))
-    events.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(host(Path(sys.argv[1])))

@@ -27,76 +27,68 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from engine.context import StepContext
+from engine.deployment import input_uri, output_uri
 from engine.steps import Check, Done, delete_check, none
 from engine.targets.azure import _errors, _lro
-from engine.targets.azure._base import BUSY_STATES, FAILED_STATES, get_or_none, state_of, step, tags_of
+from engine.targets.azure._base import BUSY_STATES, FAILED_STATES, state_of, tags_of
+from engine.targets.azure.session import AzureStep
 
 TAG_CONFIG = "amlbatch-config"
-INVOKER = Path(__file__).with_name("_invoker.py")
+INVOKER = Path(__file__).resolve().parents[1] / "_invoker.py"
 
 
-class ScheduleSteps:
-    """check_schedule / apply_schedule / check_delete_schedule / delete_schedule."""
+def invoke_body(input_uri: str, output_uri: str, job_name: str) -> dict[str, Any]:
+    """The JSON body of a batch-endpoint invocation (what azure-ai-ml's invoke sends)."""
+    return {"properties": {
+        "inputData": {"UriFolder": {"jobInputType": "UriFolder", "uri": input_uri}},
+        "outputData": {"score": {"jobOutputType": "UriFolder", "uri": output_uri}},
+        "name": job_name,
+    }}
 
-    profile: Any
-    ml: Any
 
-    def schedule(self) -> Any:
-        return self.memo("schedule", self._read_schedule)
+def config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
-    def _read_schedule(self) -> Any:
-        return get_or_none(lambda: self.ml.schedules.get(self.profile.schedule.name))
 
-    def _input_uri(self) -> str:
+class Schedule(AzureStep):
+    key = "schedule"
+
+    def noun(self) -> str:
+        return f"schedule '{self.profile.schedule.name}'"
+
+    def _config(self, scoring_uri: str) -> dict[str, Any]:
         p = self.profile
-        return f"azureml://datastores/{p.storage.input_datastore}/paths/{p.data.prefix.strip('/')}"
-
-    def invoke_body(self, input_uri: str, output_uri: str, job_name: str) -> dict[str, Any]:
-        """The JSON body of a batch-endpoint invocation (what azure-ai-ml's invoke sends)."""
-        return {"properties": {
-            "inputData": {"UriFolder": {"jobInputType": "UriFolder", "uri": input_uri}},
-            "outputData": {"score": {"jobOutputType": "UriFolder", "uri": output_uri}},
-            "name": job_name,
-        }}
-
-    def _schedule_config(self, scoring_uri: str) -> dict[str, Any]:
-        p = self.profile
-        versions = self.asset_versions()
-        output = f"azureml://datastores/{p.storage.output_datastore}/paths/{p.endpoint_name}/{{job}}/"
+        versions = self.session.asset_versions()
         return {
             "scoring_uri": scoring_uri, "endpoint": p.endpoint_name, "deployment": p.endpoint.deployment,
-            "body": self.invoke_body(self._input_uri(), output, "{job}"),
-            "environment": self.arm_id("environments", *versions["environment"]),
+            "body": invoke_body(input_uri(p), output_uri(p, "{job}"), "{job}"),
+            "environment": self.session.arm_id("environments", *versions["environment"]),
             "compute": p.compute.name, "frequency": p.schedule.frequency, "interval": p.schedule.interval,
             "invoker": hashlib.sha256(INVOKER.read_bytes()).hexdigest()[:12],
         }
 
-    @staticmethod
-    def _config_hash(config: dict[str, Any]) -> str:
-        return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-
-    def _scoring_uri(self, ctx: Any) -> str:
+    def _scoring_uri(self, ctx: StepContext) -> str:
         value = ctx.value("endpoint") or {}
         if value.get("scoring_uri"):
             return value["scoring_uri"]
-        endpoint = self.endpoint()
+        endpoint = self.session.endpoint()
         return (endpoint.scoring_uri or "") if endpoint is not None else ""
 
-    @step("check")
-    def check_schedule(self, ctx: Any) -> Check:
+    def check(self, ctx: StepContext) -> Check:
         sched = self.profile.schedule
         fresh = "create" in (ctx.planned("workspace"), ctx.planned("endpoint"))
         if not sched.frequency:
             if fresh:
                 return Check("skip", "no schedule asked for")
-            current = self.schedule()
-            if current is not None and self.ours(current):
+            current = self.session.schedule()
+            if current is not None and self.session.ours(current):
                 return Check("update", f"remove schedule '{sched.name}' (the profile has none)", {"remove": True})
             return Check("skip", "no schedule asked for")
         want = f"every {sched.interval} {sched.frequency}(s)"
         if fresh:
             return Check("create", f"schedule '{sched.name}' {want}")
-        current = self.schedule()
+        current = self.session.schedule()
         if current is None:
             return Check("create", f"schedule '{sched.name}' {want}")
         if state_of(current) in BUSY_STATES:
@@ -109,8 +101,7 @@ class ScheduleSteps:
         changes = []
         if have != (sched.frequency, sched.interval):
             changes.append(f"every {have[1]} {have[0]}(s) -> {want}")
-        config_hash = self._config_hash(self._schedule_config(self._scoring_uri(ctx)))
-        if tags_of(current).get(TAG_CONFIG) != config_hash and not changes:
+        if tags_of(current).get(TAG_CONFIG) != config_hash(self._config(self._scoring_uri(ctx))) and not changes:
             changes.append("the endpoint, input or environment it uses changed")
         if getattr(current, "is_enabled", True) is False:
             changes.append("enable it")
@@ -118,29 +109,28 @@ class ScheduleSteps:
             return Check("update", f"schedule '{sched.name}': " + "; ".join(changes), {"tags": tags_of(current)})
         return none(f"schedule '{sched.name}' {want}")
 
-    @step("apply")
-    def apply_schedule(self, ctx: Any, check: Check) -> Done:
+    def apply(self, ctx: StepContext, check: Check) -> Done:
         sched = self.profile.schedule
         value = check.value or {}
         if value.get("remove"):
-            self._remove_schedule(ctx)
+            self._remove(ctx)
             return Done("updated", check.detail)
         if value.get("busy"):
-            self.wait_until(ctx, lambda: self.ml.schedules.get(sched.name), f"waiting for schedule '{sched.name}'",
-                            lambda s: state_of(s) not in BUSY_STATES)
-        self._put_schedule(ctx, value.get("tags") if check.plan == "update" else None)
+            self.session.wait_until(ctx, lambda: self.session.ml.schedules.get(sched.name),
+                                    f"waiting for schedule '{sched.name}'", lambda s: state_of(s) not in BUSY_STATES)
+        self._put(ctx, value.get("tags") if check.plan == "update" else None)
         ctx.log(f"each scheduled run invokes endpoint '{self.profile.endpoint_name}' with the identity of "
                 f"cluster '{self.profile.compute.name}': give that identity the 'AzureML Data Scientist' role on "
                 "the workspace (Azure portal > the workspace > Access control) if it does not have it", "info")
         return Done("created" if check.plan == "create" else "updated", check.detail)
 
-    def _put_schedule(self, ctx: Any, existing_tags: dict[str, str] | None) -> None:
+    def _put(self, ctx: StepContext, existing_tags: dict[str, str] | None) -> None:
         from azure.ai.ml import command
         from azure.ai.ml.entities import JobSchedule, ManagedIdentityConfiguration, PipelineJob, RecurrenceTrigger
 
-        p, sched = self.profile, self.profile.schedule
-        config = self._schedule_config(self._scoring_uri(ctx))
-        tags = {**(existing_tags or self.tags), TAG_CONFIG: self._config_hash(config)}
+        p, sched, session = self.profile, self.profile.schedule, self.session
+        config = self._config(self._scoring_uri(ctx))
+        tags = {**(existing_tags or session.tags), TAG_CONFIG: config_hash(config)}
         with tempfile.TemporaryDirectory(prefix="amlbatch-schedule-") as tmp:
             code = Path(tmp) / "invoker"
             code.mkdir()
@@ -151,38 +141,36 @@ class ScheduleSteps:
                            command="python invoke_endpoint.py", code=str(code), environment=config["environment"],
                            compute=p.compute.name, identity=ManagedIdentityConfiguration())
             job = PipelineJob(jobs={"invoke_endpoint": node}, display_name=f"amlbatch {p.name} schedule",
-                              experiment_name=p.endpoint_name, compute=p.compute.name, tags=dict(self.tags))
+                              experiment_name=p.endpoint_name, compute=p.compute.name, tags=dict(session.tags))
             schedule = JobSchedule(name=sched.name, trigger=RecurrenceTrigger(frequency=sched.frequency,
                                                                             interval=sched.interval),
                                    create_job=job, tags=tags, display_name=f"amlbatch {p.name}",
-                                   description=f"scores {self._input_uri()} with endpoint {p.endpoint_name}")
-            poller = self.ml.schedules.begin_create_or_update(schedule)
+                                   description=f"scores {input_uri(p)} with endpoint {p.endpoint_name}")
+            poller = session.ml.schedules.begin_create_or_update(schedule)
             _lro.wait_poller(ctx, poller, f"creating schedule '{sched.name}'")
-        self.forget("schedule")
+        session.forget("schedule")
 
-    def _remove_schedule(self, ctx: Any) -> None:
-        name = self.profile.schedule.name
+    def _remove(self, ctx: StepContext) -> None:
+        name, ml = self.profile.schedule.name, self.session.ml
         try:
-            current = self.ml.schedules.get(name)
+            current = ml.schedules.get(name)
             if getattr(current, "is_enabled", False):
-                _lro.wait_poller(ctx, self.ml.schedules.begin_disable(name), f"disabling schedule '{name}'")
-            _lro.wait_poller(ctx, self.ml.schedules.begin_delete(name), f"deleting schedule '{name}'")
+                _lro.wait_poller(ctx, ml.schedules.begin_disable(name), f"disabling schedule '{name}'")
+            _lro.wait_poller(ctx, ml.schedules.begin_delete(name), f"deleting schedule '{name}'")
         except Exception as exc:  # noqa: BLE001
             if not _errors.is_not_found(exc):
                 raise
-        self.forget("schedule")
+        self.session.forget("schedule")
 
-    @step("check_delete")
-    def check_delete_schedule(self, ctx: Any) -> Check:
+    def check_delete(self, ctx: StepContext) -> Check:
         name = self.profile.schedule.name
-        going = self._inside_going(f"schedule '{name}'")
+        going = self.session.inside_going(f"schedule '{name}'")
         if going:
             return going
-        current = self.schedule()
-        return delete_check(f"schedule '{name}'", current is not None, self.ours(current),
+        current = self.session.schedule()
+        return delete_check(f"schedule '{name}'", current is not None, self.session.ours(current),
                             f"schedule '{name}' (disabled first)")
 
-    @step("delete")
-    def delete_schedule(self, ctx: Any, check: Check) -> Done:
-        self._remove_schedule(ctx)
+    def delete(self, ctx: StepContext, check: Check) -> Done:
+        self._remove(ctx)
         return Done("deleted", check.detail)

@@ -1,0 +1,48 @@
+"""The schedule: a record of how often the endpoint is invoked on the uploaded data."""
+
+from __future__ import annotations
+
+from engine.context import StepContext
+from engine.deployment import input_uri
+from engine.fileio import write_json
+from engine.steps import Check, Done, none
+from engine.targets.local.state import LocalStep, read
+
+
+class Schedule(LocalStep):
+    key = "schedule"
+
+    def check(self, ctx: StepContext) -> Check:
+        sched = self.profile.schedule
+        current = read(self.target.json_path("schedules", sched.name))
+        if not sched.frequency:
+            if current is not None and self.target.ours(current):
+                return Check("update", f"remove schedule '{sched.name}' (the profile has none)")
+            return Check("skip", "no schedule asked for")
+        want = f"every {sched.interval} {sched.frequency}(s)"
+        if current is None:
+            return Check("create", f"schedule '{sched.name}' {want}")
+        if (current["frequency"], current["interval"]) != (sched.frequency, sched.interval):
+            return Check("update", f"schedule '{sched.name}': every {current['interval']} "
+                                   f"{current['frequency']}(s) -> {want}", current)
+        return none(f"schedule '{sched.name}' {want}")
+
+    def apply(self, ctx: StepContext, check: Check) -> Done:
+        sched = self.profile.schedule
+        path = self.target.json_path("schedules", sched.name)
+        if not sched.frequency:
+            path.unlink()
+            return Done("updated", check.detail)
+        fields = dict(frequency=sched.frequency, interval=sched.interval, endpoint=self.profile.endpoint_name,
+                      input=input_uri(self.profile), enabled=True)
+        if check.plan == "update":
+            write_json(path, {**check.value, **fields})
+            return Done("updated", check.detail)
+        write_json(path, self.target.new(name=sched.name, **fields))
+        return Done("created", check.detail)
+
+    def check_delete(self, ctx: StepContext) -> Check:
+        name = self.profile.schedule.name
+        return self.check_delete_record(self.target.json_path("schedules", name), f"schedule '{name}'")
+
+    delete = LocalStep.delete_record
