@@ -6,7 +6,7 @@ import glob
 import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from engine.errors import ProfileError
 
@@ -20,15 +20,16 @@ class DataFile:
     size: int
 
 
-def _fixed_root(pattern: str) -> Path:
-    """The part of a glob before its first wildcard: blob names are relative to it."""
-    parts = Path(pattern).parts
+def _fixed_root(pattern: PurePath) -> PurePath:
+    """The part of a glob before its first wildcard: blob names are relative to it. The path keeps
+    its flavour, so a Windows pattern (C:\\data\\*.csv) splits by Windows rules."""
+    parts = pattern.parts
     fixed = []
     for part in parts:
         if glob.has_magic(part):
             break
         fixed.append(part)
-    return Path(*fixed) if fixed else Path(".")
+    return type(pattern)(*fixed) if fixed else type(pattern)(".")
 
 
 def expand(profile, source: str) -> list[DataFile]:
@@ -39,7 +40,7 @@ def expand(profile, source: str) -> list[DataFile]:
         field = f"data.files[{index}]"
         target = profile.resolve(entry)
         if glob.has_magic(entry):
-            root = _fixed_root(str(target))
+            root = _fixed_root(target)
             matches = [Path(p) for p in sorted(glob.glob(str(target), recursive=True)) if os.path.isfile(p)]
             pairs = [(p, p.relative_to(root).as_posix()) for p in matches]
         elif target.is_dir():

@@ -232,7 +232,7 @@ def check_field(section: str, key: str, value: Any) -> str | None:
 def check_profile_name(name: str) -> str | None:
     if not _PROFILE_NAME.match(name):
         return "1-64 characters: letters, digits, '_', '-' or '.', starting with a letter or digit"
-    return None
+    return v.portable_file_name(name)  # it names the profile's files (lock, runs folder)
 
 
 def _did_you_mean(word: str, options: list[str]) -> str:

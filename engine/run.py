@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from filelock import FileLock, Timeout
+
 from engine import events as ev
 from engine import paths, targets
 from engine.context import CancelToken, StepContext
@@ -152,28 +154,28 @@ class _GraphRun:
 
 @contextmanager
 def profile_lock(profile: Profile) -> Iterator[None]:
-    """One run per profile at a time; a second one is refused, not allowed to race."""
-    import fcntl
+    """One run per profile at a time; a second one is refused, not allowed to race.
 
+    The holder's description is in a separate file beside the lock: on Windows a locked file
+    cannot be read by another process."""
     folder = paths.locks_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{profile.name}.lock"
-    handle = open(path, "a+")
+    lock = FileLock(folder / f"{profile.name}.lock")
+    holder = folder / f"{profile.name}.holder"
     try:
+        lock.acquire(timeout=0)
+    except Timeout:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise LockedError(f"profile '{profile.name}' is already being run ({holder}); "
-                              "wait for it to finish or stop it first") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, started {time.strftime('%H:%M:%S')}")
-        handle.flush()
+            who = holder.read_text(encoding="utf-8").strip()
+        except OSError:
+            who = ""
+        raise LockedError(f"profile '{profile.name}' is already being run ({who or 'another process'}); "
+                          "wait for it to finish or stop it first") from None
+    try:
+        holder.write_text(f"pid {os.getpid()}, started {time.strftime('%H:%M:%S')}", encoding="utf-8")
         yield
     finally:
-        handle.close()
+        lock.release()
 
 
 # ------------------------------------------------------------------------------------- runs

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import PureWindowsPath
 from typing import Callable
 
 Validator = Callable[[object], "str | None"]
@@ -99,10 +100,28 @@ def optional_guid(value: object) -> str | None:
     return None if isinstance(value, str) else "must be a string"
 
 
+# Windows is the strictest platform: what it takes as a file name, Linux and macOS take too.
+_NOT_IN_NAMES = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"{port}{i}" for port in ("COM", "LPT") for i in range(1, 10))}
+
+
+def portable_file_name(name: str) -> str | None:
+    """Why `name` is not a file name on every platform (Linux, macOS, Windows), or None."""
+    if name in ("", ".", ".."):
+        return "must be a file name, not empty, '.' or '..'"
+    if _NOT_IN_NAMES.search(name):
+        return "no \\ / : * ? \" < > | or control characters"
+    if name[-1] in ". ":
+        return "must not end with a dot or a space (Windows drops them)"
+    if name.split(".")[0].rstrip(" ").upper() in _DEVICES:
+        return f"'{name}' is a device name on Windows (CON, NUL, COM1, ...)"
+    return None
+
+
 def output_file_name(value: object) -> str | None:
     if not isinstance(value, str) or not _OUTPUT_FILE.match(value):
         return "a plain file name such as 'predictions.csv' (no folders)"
-    return None
+    return portable_file_name(value)
 
 
 def one_of(*choices: str) -> Validator:
@@ -142,7 +161,8 @@ def relative_path(value: object) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return "must not be empty"
     parts = value.replace("\\", "/").split("/")
-    if value.startswith(("/", "~")) or ".." in parts:
+    # C:\x, C:x and \\server\share are not relative on Windows either
+    if value.startswith(("/", "\\", "~")) or PureWindowsPath(value).drive or ".." in parts:
         return "a path inside the scorer folder (relative, no '..')"
     return None
 

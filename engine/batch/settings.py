@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.deployment import APPEND_ROW, LOG_LEVELS, SUMMARY_ONLY, DeploymentSettings
+from engine.validation import portable_file_name
 
 COMPLETED, FAILED, CANCELED = "Completed", "Failed", "Canceled"
 
@@ -28,9 +29,8 @@ class BatchSettings(DeploymentSettings):
             problems.append("instance_count and max_concurrency_per_instance must be >= 1")
         if self.output_action not in (APPEND_ROW, SUMMARY_ONLY):
             problems.append(f"output_action must be {APPEND_ROW} or {SUMMARY_ONLY}")
-        name = self.output_file_name
-        if not name or name in (".", "..") or "/" in name or "\\" in name:
-            problems.append("output_file_name must be a plain file name")
+        if (why := portable_file_name(self.output_file_name)) is not None:
+            problems.append(f"output_file_name must be a plain file name ({why})")
         if self.error_threshold < -1:
             problems.append("error_threshold must be >= -1")
         if self.max_retries < 0:

@@ -4,6 +4,7 @@ declared in pyproject.toml), no import cycle among our packages, no source file 
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,9 @@ LONGEST = 500
 
 
 def test_layer_contracts_hold() -> None:
-    lint = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))  # .exe on Windows
+    assert lint, "lint-imports is not installed beside this Python"
+    result = subprocess.run([lint, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -5,6 +5,7 @@ test_batchrun's."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -100,7 +101,8 @@ def test_script_that_cannot_be_imported_fails_like_init(job: Job, tmp_path: Path
 
 @pytest.mark.parametrize("crash, described", [
     ("os._exit(3)", "exited with code 3"),
-    ("os.kill(os.getpid(), signal.SIGSEGV)", "SIGSEGV"),
+    pytest.param("os.kill(os.getpid(), signal.SIGSEGV)", "SIGSEGV", id="signal",
+                 marks=pytest.mark.skipif(sys.platform == "win32", reason="Windows has no death by signal")),
 ])
 def test_worker_that_dies_is_replaced_and_every_row_arrives_exactly_once(
         job: Job, tmp_path: Path, crash: str, described: str) -> None:

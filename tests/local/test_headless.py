@@ -133,7 +133,7 @@ def test_ctrl_c_cancels_cleanly_and_exits_130(make_profile, monkeypatch: pytest.
 
     class UploadThenInterrupt(Upload):
         def apply(self, ctx, check):
-            os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl+C now
+            signal.raise_signal(signal.SIGINT)  # as if the user pressed Ctrl+C now
             return super().apply(ctx, check)
 
     class InterruptedUpload(LocalTarget):
@@ -168,15 +168,12 @@ def test_list_profiles_shows_target_and_last_run(make_profile, capsys: pytest.Ca
 
 
 def test_a_locked_profile_is_refused_with_a_clear_message(make_profile) -> None:
-    import fcntl
+    from filelock import FileLock
 
     path = make_profile()
-    lock_file = paths.locks_dir() / "test.lock"
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_file, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        handle.write("pid 4242, started 10:00:00")
-        handle.flush()
+    paths.locks_dir().mkdir(parents=True, exist_ok=True)
+    with FileLock(paths.locks_dir() / "test.lock"):
+        (paths.locks_dir() / "test.holder").write_text("pid 4242, started 10:00:00")
         result = amlbatch("--profile", str(path), "--yes")
     assert result.returncode == 2
     assert "profile 'test' is already being run (pid 4242, started 10:00:00)" in result.stderr

@@ -4,17 +4,17 @@ run, listing, results, another input, no-wait, cancel and a job host that dies."
 from __future__ import annotations
 
 import csv
-import os
-import signal
 import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from engine import jobs, run
 from engine.demo import demo_data_dir
 from engine.errors import AmlBatchError
+from engine.fileio import read_json
 from engine.profile import load
 from tui.cli import main
 
@@ -149,9 +149,10 @@ def test_a_job_whose_host_dies_is_reported_failed(tmp_path: Path, make_profile) 
     from engine.targets.local.target import LocalTarget
 
     target = LocalTarget(profile, lambda e: None, run.CancelToken())
-    pid = int((target.jobs_dir / job.job_id / "pid").read_text())
+    host = psutil.Process(read_json(target.jobs_dir / job.job_id / "host.json")["pid"])
     time.sleep(0.5)
-    os.killpg(pid, signal.SIGKILL)  # the host and its workers, as a crash or reboot would
+    for process in [host, *host.children(recursive=True)]:  # as a crash or reboot would
+        process.kill()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not jobs.get_job(profile, job.job_id).finished:
         time.sleep(0.1)
@@ -163,3 +164,12 @@ def test_submit_before_provisioning_says_what_to_do(make_profile) -> None:
     profile = load(str(make_profile()))
     with pytest.raises(AmlBatchError, match=r"has no default deployment yet: provision first \(amlbatch --profile test --yes\)"):
         jobs.submit(profile, lambda e: None)
+
+
+def test_a_later_process_given_the_hosts_pid_is_not_taken_for_the_host() -> None:
+    from engine.targets.local.jobs import _running
+
+    me = psutil.Process()
+    assert _running(me.pid, me.create_time())
+    assert not _running(me.pid, me.create_time() - 60)  # same pid, another start: not our host
+    assert not _running(me.pid, None)  # the host exited before its start time was read

@@ -2,7 +2,7 @@
 
 It runs the job of JOB_DIR/spec.json (written by engine.targets.local.jobs) with engine.batch,
 appends the job's events to JOB_DIR/events.jsonl and keeps JOB_DIR/job.json up to date. It stops
-when JOB_DIR/cancel appears or SIGTERM arrives.
+when JOB_DIR/cancel appears or SIGTERM arrives (POSIX; on Windows the submitter writes only the file).
 """
 
 from __future__ import annotations

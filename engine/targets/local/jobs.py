@@ -3,7 +3,8 @@
 A submitted job runs in its own detached host process (engine.targets.local.jobhost), as a job on
 a cluster would: the submitter can follow it, stop following, or exit, and the job goes on. The
 host writes the job's events to JOB_DIR/events.jsonl and its state to JOB_DIR/job.json; following
-a job is reading that file. Canceling writes JOB_DIR/cancel and signals the host.
+a job is reading that file. Canceling writes JOB_DIR/cancel and, where there is SIGTERM, signals
+the host to stop at once (on Windows the host notices the file within a fraction of a second).
 """
 
 from __future__ import annotations
@@ -18,33 +19,60 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from engine import events as ev
 from engine.deployment import DeploymentSettings, input_uri
 from engine.errors import AmlBatchError, StepError
 from engine.fileio import read_json, write_json
 from engine.jobinfo import JobInfo, new_job_id
 from engine.targets.local.state import LocalState, read
+from engine.validation import portable_file_name
 
 CANCEL_MARKER = "cancel"  # the file in JOB_DIR that asks the host to stop (see jobhost)
 HOST_MODULE = "engine.targets.local.jobhost"
+HOST_FILE = "host.json"  # in JOB_DIR: the host's pid and start time
 
 
-def _alive(pid: int) -> bool:
+# How the host is detached from the submitter, so that Ctrl+C in the submitter's terminal does not
+# reach it and it goes on after the submitter exits.
+if sys.platform == "win32":
+    _DETACH: dict[str, Any] = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+else:
+    _DETACH = {"start_new_session": True}
+
+
+def _started(pid: int) -> float | None:
+    """When the process started: with its pid, it tells the host from a later process given that pid."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
 
 
-def _is_zombie(pid: int) -> bool:
+def _running(pid: int, started: float | None) -> bool:
     try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
+        process = psutil.Process(pid)
+        return (started is not None and abs(process.create_time() - started) < 1.0
+                and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
         return False
+    except psutil.AccessDenied:
+        return True  # it exists, we may not look at it
+
+
+def _host_of(job_dir: Path) -> dict[str, Any] | None:
+    """The job host's pid and start time; None while it is being started. Jobs submitted by an
+    earlier amlbatch kept only a `pid` file: its process counts when it exists at all."""
+    try:
+        return read_json(job_dir / HOST_FILE)
+    except FileNotFoundError:
+        pass
+    try:
+        pid = int((job_dir / "pid").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return {"pid": pid, "started": _started(pid)}
 
 
 class LocalJobs(LocalState):
@@ -54,7 +82,7 @@ class LocalJobs(LocalState):
 
     def _job_dir(self, job_id: str) -> Path:
         path = self.jobs_dir / job_id
-        if "/" in job_id or job_id.startswith(".") or not (path / "job.json").exists():
+        if portable_file_name(job_id) is not None or job_id.startswith(".") or not (path / "job.json").exists():
             raise AmlBatchError(f"no scoring run '{job_id}' for profile '{self.profile.name}' "
                                 "(list them with --jobs)")
         return path
@@ -107,10 +135,9 @@ class LocalJobs(LocalState):
         with open(job_dir / "logs" / "host.txt", "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", HOST_MODULE, str(job_dir)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                cwd=str(job_dir),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(job_dir), **_DETACH,
             )
-        (job_dir / "pid").write_text(str(process.pid))
+        write_json(job_dir / HOST_FILE, {"pid": process.pid, "started": _started(process.pid)})
         self._children = getattr(self, "_children", []) + [process]
         return job
 
@@ -128,11 +155,10 @@ class LocalJobs(LocalState):
     def _host_alive(self, job_dir: Path) -> bool:
         for child in getattr(self, "_children", []):
             child.poll()  # reap our own finished hosts so they do not linger as zombies
-        try:
-            pid = int((job_dir / "pid").read_text())
-        except (FileNotFoundError, ValueError):
+        host = _host_of(job_dir)
+        if host is None:
             return True  # being started right now
-        return _alive(pid) and not _is_zombie(pid)
+        return _running(host["pid"], host["started"])
 
     def list_jobs(self) -> list[JobInfo]:
         if not self.jobs_dir.is_dir():
@@ -142,9 +168,13 @@ class LocalJobs(LocalState):
     def cancel_job(self, job_id: str) -> None:
         job_dir = self._job_dir(job_id)
         (job_dir / CANCEL_MARKER).touch()
+        if sys.platform == "win32":
+            return  # the host polls the marker; os.kill on Windows would terminate it, not ask it to stop
+        host = _host_of(job_dir)
         try:
-            os.kill(int((job_dir / "pid").read_text()), signal.SIGTERM)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
+            if host is not None and _running(host["pid"], host["started"]):
+                os.kill(host["pid"], signal.SIGTERM)
+        except ProcessLookupError:
             pass
 
     def follow_job(self, job_id: str, emit: ev.Emit, cancel: Any) -> JobInfo:
