@@ -4,6 +4,7 @@ orchestration, so both import it and neither imports the other."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable, Mapping
 
 from engine import events as ev
@@ -29,6 +30,9 @@ class CancelToken:
         return self._event.wait(seconds)
 
 
+PROGRESS_INTERVAL = 0.25  # seconds between progress events of one step: records stay small
+
+
 class StepContext:
     """What a step sees: its profile, the values and plans of the steps it needs, and ways to report.
 
@@ -46,6 +50,7 @@ class StepContext:
         self._emit = emit
         self._values: Mapping[str, Any] = values if values is not None else {}
         self._plans: Mapping[str, str] = plans if plans is not None else {}
+        self._last_progress: float | None = None
 
     @property
     def step(self) -> str:
@@ -63,6 +68,13 @@ class StepContext:
         self._emit(ev.StepLog(self.step, message, level))
 
     def progress(self, done: float, total: float, unit: str = "") -> None:
+        """Coalesced to a few events a second (the first and the last always go), so a step over
+        many items costs its consumers and the run record the same as one over a few."""
+        now = time.monotonic()
+        last = self._last_progress
+        if last is not None and done < total and now - last < PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
         self._emit(ev.StepProgress(self.step, done, total, unit))
 
     def checkpoint(self) -> None:

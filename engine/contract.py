@@ -89,6 +89,10 @@ class Target(ABC):
         errors into sentences by overriding it."""
         return call()
 
+    def sign_in(self) -> None:
+        """Called once before the steps run: a target that needs a sign-in does it here, so a
+        failure is told once, as itself, not as the first step's failure."""
+
     def close(self) -> None:
         """Release clients and threads; called once when a run or a job call ends."""
 

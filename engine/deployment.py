@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 APPEND_ROW, SUMMARY_ONLY = "append_row", "summary_only"
-LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVELS = ("debug", "info", "warning")  # what a batch deployment takes (BatchLoggingLevel)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from engine.datafiles import DataFile, file_md5, human_bytes
+from engine.datafiles import DataFile, HashCache, file_md5, human_bytes
 from engine.deployment import APPEND_ROW, DeploymentSettings
 from engine.steps import Check, none
 
@@ -61,25 +61,71 @@ def workspace_moved(profile: Any, location: str) -> Check | None:
 
 # ------------------------------------------------------------------------------------- upload
 
-def upload(ctx: Any, files: list[DataFile], found: Callable[[DataFile], tuple[int, str] | None] | None) -> Check:
+def upload(ctx: Any, files: list[DataFile], found: Callable[[DataFile], tuple[int, str] | None] | None,
+           hashes: HashCache | None = None,
+           owner_tags: Callable[[DataFile], Mapping[str, str] | None] | None = None) -> Check:
     """The data files to upload: those whose blob is missing or differs in size or MD5 (hashed
     only when the size matches). `found(file)` -> (size, md5 hex) of its blob, or None when
-    missing; `found` None: nothing can exist yet (the container is still to be made)."""
+    missing; `found` None: nothing can exist yet (the container is still to be made). `hashes`
+    remembers each file's MD5 with its size and modification time: only changed files are read.
+    `owner_tags(file)`: the ownership tags of its existing blob; a blob this profile did not make is
+    never overwritten (engine.ownership.refuse_foreign), unless --adopt."""
     if not files:
         return Check("skip", "no data files in the profile (data.files is empty)")
+    warn_few_mini_batches(ctx, len(files))
     if found is None:
         return Check("create", f"{len(files)} files ({human_bytes(sum(f.size for f in files))})", files)
-    todo = []
+    md5_of = hashes.md5 if hashes is not None else (lambda f: file_md5(f.path))
+    todo, replaced = [], []
     for index, data_file in enumerate(files):
         ctx.checkpoint()
         have = found(data_file)
-        if have is None or have[0] != data_file.size or have[1] != file_md5(data_file.path):
+        if have is None or have[0] != data_file.size or have[1] != md5_of(data_file):
             todo.append(data_file)
+            if have is not None:
+                replaced.append(data_file)
         ctx.progress(index + 1, len(files), "files checked")
+    if hashes is not None:
+        hashes.save()
+    refused = _foreign_blobs(ctx, replaced, owner_tags)
+    if refused is not None:
+        return refused
     if not todo:
         return none(f"{len(files)} files up to date ({human_bytes(sum(f.size for f in files))})")
     return Check("create", f"{len(todo)} of {len(files)} files to upload "
                            f"({human_bytes(sum(f.size for f in todo))})", todo)
+
+
+def _foreign_blobs(ctx: Any, replaced: list[DataFile],
+                   owner_tags: Callable[[DataFile], Mapping[str, str] | None] | None) -> Check | None:
+    """A failing Check when an upload would overwrite blobs another profile or a person made."""
+    from engine import ownership
+
+    if owner_tags is None:
+        return None
+    foreign = [(f, owner_tags(f)) for f in replaced]
+    foreign = [(f, found) for f, found in foreign if not ownership.made_by(found, ctx.profile)]
+    if not foreign:
+        return None
+    first, found = foreign[0]
+    more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+    what = f"blob '{first.blob}' in container '{ctx.profile.storage.input_container}'{more}"
+    return ownership.refuse_foreign(what, found, ctx.profile, ctx.options)
+
+
+def warn_few_mini_batches(ctx: Any, n_files: int) -> None:
+    """A job gives each worker whole mini-batches: fewer mini-batches than workers leaves some
+    idle, which a smaller mini_batch_size would avoid."""
+    try:
+        s = DeploymentSettings.from_profile(ctx.profile)
+    except (AttributeError, TypeError, ValueError):
+        return
+    workers = s.instance_count * s.max_concurrency_per_instance
+    batches = -(-n_files // max(1, s.mini_batch_size))
+    if batches < workers:
+        ctx.log(f"{n_files} data files make {batches} mini-batch(es) of up to {s.mini_batch_size} files for "
+                f"{workers} workers: {workers - batches} would stay idle; a mini_batch_size of "
+                f"{max(1, n_files // workers)} or less keeps them all busy", "warning")
 
 
 # ------------------------------------------------------------------------------------ compute

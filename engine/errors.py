@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class AmlBatchError(Exception):
     """Base class: the message is the whole story for the user."""
@@ -12,7 +14,14 @@ class ProfileError(AmlBatchError):
 
     def __init__(self, source: str, field: str, rule: str):
         self.source, self.field, self.rule = source, field, rule
-        super().__init__(": ".join(part for part in (source, field, rule) if part))
+        shown = [_one_line(source, 200), _one_line(field, 200), _one_line(rule, 2000)]
+        super().__init__(": ".join(part for part in shown if part))
+
+
+def _one_line(text: str, limit: int) -> str:
+    """Text as one printable line: control characters escaped, cut at `limit` characters."""
+    text = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(text))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class StepError(AmlBatchError):
@@ -28,3 +37,7 @@ class Canceled(AmlBatchError):
 
 class LockedError(AmlBatchError):
     """Another amlbatch process is running the same profile."""
+
+
+class JobsRunningError(AmlBatchError):
+    """A tear-down refused because scoring runs of the profile are still queued or running."""

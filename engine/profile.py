@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from engine import paths, targets
+from engine import overrides, paths, targets
 from engine import validation as v
 from engine.errors import ProfileError
 from engine.fileio import write_atomic
+from engine.overrides import MAX_DEPTH, MAX_OVERRIDE, nesting_depth, parse_value
 
 SCHEMA = 1
 AUTH_METHODS = ("cli", "device_code", "browser", "environment", "managed_identity", "default")
@@ -50,6 +51,8 @@ class Account:
     tenant_id: str = _f("", v.optional_guid, "Entra tenant id; empty for the identity's home tenant",
                         label="Tenant id")
     auth: str = _choice("cli", AUTH_METHODS, "how to sign in", label="Sign-in method")
+    cloud: str = _choice("AzureCloud", ("AzureCloud", "AzureChinaCloud", "AzureUSGovernment"),
+                         "the Azure cloud: its sign-in authority and Resource Manager endpoint", label="Azure cloud")
 
 
 @dataclass
@@ -84,14 +87,14 @@ class Storage:
 
 @dataclass
 class Data:
-    files: list = _f([], v.string_list, "local files to upload: paths or globs", label="Data files")
-    prefix: str = _f("data", v.text, "folder in the input container the files go to",
+    files: list = _f([], v.path_list, "local files to upload: paths or globs", label="Data files")
+    prefix: str = _f("data", v.blob_path, "folder in the input container the files go to",
                      label="Folder in the input container")
 
 
 @dataclass
 class Scorer:
-    folder: str = _f("", v.text, "scorer folder; empty for the bundled demo scorer", label="Scorer folder")
+    folder: str = _f("", v.local_path, "scorer folder; empty for the bundled demo scorer", label="Scorer folder")
     script: str = _f("score.py", v.relative_path, "scoring script inside the folder", label="Scoring script")
     model: str = _f("model", v.relative_path, "model file or folder inside the scorer folder",
                     label="Model file or folder")
@@ -102,6 +105,8 @@ class Scorer:
                                label="Environment name")
     image: str = _f("mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest", v.non_empty_text,
                     "base image of the environment", label="Base image")
+    columns: list = _f([], v.column_names, "the columns run() writes, in order; empty when unknown",
+                       label="Output columns")
 
 
 @dataclass
@@ -122,7 +127,11 @@ class Endpoint:
                               label="Error threshold")
     max_retries: int = _f(3, v.int_range(0, 100), "retries of a failed mini-batch", label="Max retries")
     timeout: int = _f(30, v.int_range(1, 24 * 3600), "seconds per mini-batch", label="Timeout (s)")
-    logging_level: str = _choice("info", ("debug", "info", "warning", "error"), "scorer log level",
+    init_timeout: int = _f(600, v.int_range(1, 24 * 3600),
+                           "seconds a worker gets to start, import the script and run init() (local target)",
+                           label="init() timeout (s)")
+    logging_level: str = _choice("info", ("debug", "info", "warning"),
+                                 "scorer log level (Azure batch deployments take Debug, Info or Warning)",
                                  label="Log level")
 
 
@@ -138,7 +147,7 @@ SECTIONS: dict[str, type] = {
     "account": Account, "workspace": Workspace, "compute": Compute, "storage": Storage,
     "data": Data, "scorer": Scorer, "endpoint": Endpoint, "schedule": Schedule,
 }
-TOP_LEVEL = ("schema", "target")
+TOP_LEVEL = ("schema", "target", "id")
 
 
 @dataclass
@@ -146,6 +155,7 @@ class Profile:
     name: str
     path: Path | None = None
     target: str = "local"
+    id: str = ""  # minted once (engine.identity); what ownership tags name, so a renamed or copied file is not us
     account: Account = field(default_factory=Account)
     workspace: Workspace = field(default_factory=Workspace)
     compute: Compute = field(default_factory=Compute)
@@ -188,6 +198,8 @@ class Profile:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"schema": SCHEMA, "target": self.target}
+        if self.id:
+            data["id"] = self.id
         for section in SECTIONS:
             data[section] = dataclasses.asdict(getattr(self, section))
         return data
@@ -281,6 +293,10 @@ def from_dict(name: str, data: Mapping[str, Any], source: str, path: Path | None
         choices = ", ".join(f"'{name}'" for name in targets.names())
         raise ProfileError(origins.get("target", source), "target", f"one of {choices} (got {_show(target)})")
     profile.target = target
+    profile_id = data.get("id", "")
+    if v.profile_id(profile_id):
+        raise ProfileError(source, "id", f"{v.profile_id(profile_id)} (got {_show(profile_id)})")
+    profile.id = profile_id
     check_consistency(profile, source)
     return profile
 
@@ -306,22 +322,8 @@ def check_consistency(profile: Profile, source: str) -> None:
 
 # ---------------------------------------------------------------------------------- overrides
 
-def parse_value(raw: str) -> Any:
-    """A TOML value if it parses as one (4, true, ["a", "b"], "x"), else the raw text."""
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
-
-
-def _coerce(section: str, key: str, value: Any) -> Any:
-    current = dataclasses.fields(SECTIONS[section])
-    kind = next(f for f in current if f.name == key).type
-    if kind == "list" and isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if kind == "str" and not isinstance(value, str):
-        return str(value).lower() if isinstance(value, bool) else str(value)
-    return value
+def _field_kind(section: str, key: str) -> str:
+    return str(next(f for f in dataclasses.fields(SECTIONS[section]) if f.name == key).type)
 
 
 def _apply(data: dict[str, Any], dotted: str, raw: str, source: str, origins: dict[str, str]) -> None:
@@ -336,25 +338,16 @@ def _apply(data: dict[str, Any], dotted: str, raw: str, source: str, origins: di
     known = [f.name for f in dataclasses.fields(SECTIONS[section])]
     if key not in known:
         raise ProfileError(source, dotted, "unknown key" + _did_you_mean(key, known))
-    data.setdefault(section, {})[key] = _coerce(section, key, parse_value(raw))
+    if len(raw) > MAX_OVERRIDE:
+        raise ProfileError(source, dotted, f"at most {MAX_OVERRIDE} characters (got {len(raw)})")
+    data.setdefault(section, {})[key] = parse_value(raw, _field_kind(section, key))
     origins[dotted] = source
 
 
 def env_overrides(environ: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
-    """(dotted key, raw value, source) for every AMLBATCH_<SECTION>_<KEY> variable."""
-    environ = os.environ if environ is None else environ
-    found = []
-    for name, raw in sorted(environ.items()):
-        if not name.startswith("AMLBATCH_"):
-            continue
-        rest = name[len("AMLBATCH_"):].lower()
-        if rest == "target":
-            found.append(("target", raw, name))
-            continue
-        section, _, key = rest.partition("_")
-        if section in SECTIONS:
-            found.append((f"{section}.{key}", raw, name))
-    return found
+    """(dotted key, raw value, source) for every AMLBATCH_<SECTION>_<KEY> variable; a variable
+    naming no field and no setting is refused (engine.overrides)."""
+    return overrides.env_overrides(SECTIONS, os.environ if environ is None else environ)
 
 
 def apply_overrides(data: dict[str, Any], sets: list[str], environ: Mapping[str, str] | None = None,
@@ -388,11 +381,16 @@ def read_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ProfileError(path.name, "", f"cannot read {path}: {exc.strerror}") from None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ProfileError(path.name, "", "not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(path.name, "", f"not valid TOML: {exc}") from None
+    except RecursionError:
+        data = None
+    if data is None or nesting_depth(data) > MAX_DEPTH:
+        raise ProfileError(path.name, "", f"arrays or tables nested more than {MAX_DEPTH} deep")
+    return data
 
 
 def locate(name_or_path: str) -> tuple[str, Path]:
@@ -408,6 +406,10 @@ def locate(name_or_path: str) -> tuple[str, Path]:
 
 def load(name_or_path: str, sets: list[str] = (), environ: Mapping[str, str] | None = None) -> Profile:
     name, path = locate(name_or_path)
+    if path == profile_path(name) and not path.exists():
+        saved = [p.stem for p in list_profiles()] + ["demo"]
+        raise ProfileError("--profile", "", f"no saved profile '{name}'{_did_you_mean(name, saved)}; "
+                           "amlbatch --list-profiles shows them")
     data = read_toml(path)
     merged, origins = apply_overrides(data, list(sets), environ)
     source = f"{path.name} (with overrides)" if origins else path.name

@@ -8,6 +8,7 @@ from typing import Any
 
 from engine import events as ev
 from engine import paths
+from engine.secrets import redact_event
 
 
 class RunRecord:
@@ -21,11 +22,29 @@ class RunRecord:
         self._handle = open(self.path, "a", encoding="utf-8")
 
     def __call__(self, event: ev.Event) -> None:
+        event = redact_event(event)  # whoever emits, nothing unmasked is stored
         self._handle.write(json.dumps(event.to_dict(), default=str) + "\n")
         self._handle.flush()
 
     def close(self) -> None:
         self._handle.close()
+
+
+def guarded(emit: ev.Emit) -> ev.Emit:
+    """The consumer's emit, where its output failing (a closed pipe: `amlbatch ... | head -2`, a
+    full disk under a redirect) is the consumer's affair: it is told no more, the run goes on, and
+    its record is not marked failed for it."""
+    broken: list[OSError] = []
+
+    def call(event: ev.Event) -> None:
+        if broken:
+            return
+        try:
+            emit(event)
+        except OSError as exc:
+            broken.append(exc)
+
+    return call
 
 
 def last_run(profile_name: str) -> dict[str, Any] | None:

@@ -20,13 +20,13 @@ from typing import Any, Iterator
 from filelock import FileLock, Timeout
 
 from engine import events as ev
-from engine import paths, targets
+from engine import identity, paths, targets
 from engine.context import CancelToken, StepContext
 from engine.contract import Target
 from engine.datafiles import expand
-from engine.errors import AmlBatchError, Canceled, LockedError, ProfileError
+from engine.errors import AmlBatchError, Canceled, JobsRunningError, LockedError, ProfileError
 from engine.profile import Profile
-from engine.record import RunRecord
+from engine.record import RunRecord, guarded
 from engine.secrets import redact_event
 from engine.steps import Check, Done, StepSpec, reversed_graph
 
@@ -93,8 +93,12 @@ class _GraphRun:
             ctx.checkpoint()
             if deleting:
                 done: Done = target.around(ctx, "delete", lambda: step.delete(ctx, check))
+            elif check.takeover_only:
+                done = Done(ev.UPDATED, check.detail, check.value)
             else:
                 done = target.around(ctx, "apply", lambda: step.apply(ctx, check))
+            for retag in check.takeover:  # --adopt: after apply, which may have put the found tags back
+                target.around(ctx, "apply", retag)
             self.values[spec.key] = done.value
             return self._finish(spec, done.outcome, start, done.detail, plan)
         except Canceled:
@@ -180,6 +184,20 @@ def profile_lock(profile: Profile) -> Iterator[None]:
 
 # ------------------------------------------------------------------------------------- runs
 
+def _sweep_after_a_kill(profile: Profile) -> None:
+    """The profile's last run ended without its last event (killed): remove the temp files its
+    atomic writes left (engine.leftovers). A clean last run costs one record read."""
+    from engine import leftovers
+    from engine.record import last_run
+
+    last = last_run(profile.name)
+    if last and last["outcome"] == "interrupted":
+        leftovers.sweep_atomic_temps([paths.local_cloud_dir(), paths.data_dir() / "hashes",
+                                      paths.profiles_dir()])
+        if profile.path is not None:  # the profile file's own folder: only its own temp files
+            leftovers.sweep_atomic_temps([], extra=profile.path.parent.glob(f".{profile.path.name}.*.tmp"))
+
+
 def _run(profile: Profile, action: str, emit: ev.Emit, cancel: CancelToken | None,
          plan_only: bool, target: Target | None = None,
          only: set[str] | None = None, options: dict[str, Any] | None = None) -> RunSummary:
@@ -188,21 +206,32 @@ def _run(profile: Profile, action: str, emit: ev.Emit, cancel: CancelToken | Non
     specs = reversed_graph(graph_of_target) if action == "teardown" else graph_of_target
     run_id = uuid.uuid4().hex
     start = time.monotonic()
+    # The id decides ownership: a run that may change something first makes sure the profile has one
+    # (and that no copied file claims the same); a plan changes nothing, not even the file.
+    said = None if plan_only and action == "plan" else identity.ensure(profile)
     # A plan changes nothing, so it may look while another run works; changes take the lock.
     lock = nullcontext() if plan_only and action == "plan" else profile_lock(profile)
     with lock:
+        if not plan_only:
+            _sweep_after_a_kill(profile)
         record = RunRecord(profile, run_id, action)
+        consumer = guarded(emit)
 
         def fan_out(event: ev.Event) -> None:
             record(event)
-            emit(event)
+            consumer(event)
 
         try:
             graph = _GraphRun(profile, None, specs, action, fan_out, cancel, plan_only, run_id, only, options)
             graph.emit(ev.RunStarted(run_id, profile.name, profile.target, action,
                                      tuple(s.key for s in specs), tuple(s.title for s in specs)))
+            if said:
+                graph.emit(ev.StepLog("profile", said, "info"))
             try:
                 graph.target = target or targets.build(profile, graph.emit, cancel)
+                graph.target.sign_in()  # a SignInError leaves the run before any step
+                if action == "teardown":
+                    _no_running_jobs(graph.target, graph.emit, cancel, plan_only, bool(graph.options.get("cancel_jobs")))
                 graph.execute()
             finally:
                 if graph.target is not None:
@@ -230,20 +259,54 @@ def _run(profile: Profile, action: str, emit: ev.Emit, cancel: CancelToken | Non
 
 
 def provision(profile: Profile, emit: ev.Emit, cancel: CancelToken | None = None,
-              target: Target | None = None, only: set[str] | None = None) -> RunSummary:
-    return _run(profile, "provision", emit, cancel, False, target, only)
+              target: Target | None = None, only: set[str] | None = None, adopt: bool = False) -> RunSummary:
+    """`adopt`: take over resources another profile (or a person) made instead of refusing them."""
+    return _run(profile, "provision", emit, cancel, False, target, only, options={"adopt": adopt})
 
 
 def plan(profile: Profile, emit: ev.Emit, cancel: CancelToken | None = None,
-         target: Target | None = None) -> RunSummary:
-    return _run(profile, "plan", emit, cancel, True, target)
+         target: Target | None = None, adopt: bool = False) -> RunSummary:
+    return _run(profile, "plan", emit, cancel, True, target, options={"adopt": adopt})
 
 
 def teardown(profile: Profile, emit: ev.Emit, cancel: CancelToken | None = None,
-             plan_only: bool = False, target: Target | None = None, purge: bool = False) -> RunSummary:
+             plan_only: bool = False, target: Target | None = None, purge: bool = False,
+             cancel_jobs: bool = False) -> RunSummary:
     """Delete what this profile created, newest first. `purge` also frees a soft-deleted
-    workspace's name (azure)."""
-    return _run(profile, "teardown", emit, cancel, plan_only, target, options={"purge": purge})
+    workspace's name (azure). Refused while a scoring run of the profile is queued or running,
+    unless `cancel_jobs`, which cancels them first."""
+    return _run(profile, "teardown", emit, cancel, plan_only, target,
+                options={"purge": purge, "cancel_jobs": cancel_jobs})
+
+
+JOB_WAIT_SECONDS = 120.0
+
+
+def _no_running_jobs(target: Target, emit: ev.Emit, cancel: CancelToken, plan_only: bool,
+                     cancel_jobs: bool) -> None:
+    """Deleting under a running job breaks it (and its host re-creates folders afterwards)."""
+    busy = [job for job in target.list_jobs() if not job.finished]
+    if not busy:
+        return
+    names = ", ".join(f"{job.job_id} ({job.status})" for job in busy)
+    if not cancel_jobs:
+        raise JobsRunningError(f"profile '{target.profile.name}' has scoring runs not finished: {names}; "
+                               "wait for them (--jobs lists them) or tear down with --cancel-jobs to cancel "
+                               "them first")
+    if plan_only:
+        emit(ev.StepLog("profile", f"would cancel the scoring runs first: {names}", "warning"))
+        return
+    for job in busy:
+        emit(ev.StepLog("profile", f"canceling scoring run {job.job_id} ({job.status})", "warning"))
+        target.cancel_job(job.job_id)
+    deadline = time.monotonic() + JOB_WAIT_SECONDS
+    while any(not target.get_job(job.job_id).finished for job in busy):
+        if cancel.canceled:
+            raise Canceled()
+        if time.monotonic() > deadline:
+            raise JobsRunningError(f"the scoring runs {names} did not stop within {JOB_WAIT_SECONDS:.0f} s; "
+                                   "nothing was deleted: run the tear-down again once they have stopped")
+        cancel.wait(0.2)
 
 
 def preflight(profile: Profile) -> list[Path]:

@@ -13,12 +13,22 @@ from typing import TypeVar
 
 E = TypeVar("E")
 
+_SEP = r"(\s*(?:[=:]|%3[Dd]|%3[Aa])\s*(?:\"|%22)?\s*)"  # = or : (also URL-encoded), maybe a quote
+_NAMES = (r"AccountKey|SharedAccessSignature|SharedAccessKey|client_secret|clientSecret|"
+          r"AZURE_CLIENT_SECRET|client_assertion|password|passwd|secret|access_token|accessToken|"
+          r"refresh_token|refreshToken|id_token|key1|key2|primaryKey|secondaryKey|"
+          r"(?:(?<=%26)|(?<=%3[Ff])|(?<![A-Za-z0-9_]))sig")
+# (pattern, keep the text before the secret): named values wherever they stand (connection strings,
+# SAS query strings, JSON, environment dumps), then the shapes that are secrets on their own.
 _PATTERNS = [
-    re.compile(r"(?i)(AccountKey|SharedAccessSignature|SharedAccessKey|sig|client_secret|password)"
-               r"(\s*[=:]\s*)([^;&\s\"']+)"),
-    re.compile(r"(?i)(Bearer)(\s+)([A-Za-z0-9\-_.~+/]+=*)"),
-    re.compile(r"(?i)(\"?(?:key1|key2|primaryKey|secondaryKey|accessToken|access_token|refresh_token)\"?)"
-               r"(\s*[=:]\s*\"?)([^\"\s,}]+)"),
+    (re.compile(r"(?i)((?:\"|%22)?(?:" + _NAMES + r")(?:\"|%22)?)" + _SEP + r"([^;&\s\"',}<>]+)"), True),
+    (re.compile(r"(?i)(Bearer|SharedKey\s+[\w-]+:)(\s+|(?<=:))([A-Za-z0-9\-_.~+/]+=*)"), True),
+    # a JWT (access, id and refresh tokens): three base64url parts, the first two JSON
+    (re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), False),
+    # a storage account key: 64 bytes in base64 (88 characters ending ==), also URL-encoded
+    (re.compile(r"(?<![A-Za-z0-9+/%])(?:[A-Za-z0-9+/]|%2[BbFf]){86,130}(?:==|%3[Dd]%3[Dd])"), False),
+    # an Entra client secret as the portal makes them: 3 characters, a digit, "Q~", 31-34 more
+    (re.compile(r"(?<![\w~.-])[\w.-]{3}\dQ~[\w~.-]{31,34}(?![\w~-])"), False),
 ]
 _known: set[str] = set()
 _lock = threading.Lock()
@@ -38,18 +48,22 @@ def redact(text: str) -> str:
     for secret in list(_known):
         if secret in text:
             text = text.replace(secret, MASK)
-    for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
+    for pattern, keep in _PATTERNS:
+        text = pattern.sub((lambda m: m.group(1) + m.group(2) + MASK) if keep else MASK, text)
     return text
 
 
 def redact_event(event: E) -> E:
     """The event with every secret masked in its text fields (the same event when it had none)."""
+    if not dataclasses.is_dataclass(event):
+        return event
     changes = {}
-    for name in ("message", "detail", "error"):
-        value = getattr(event, name, None)
+    for item in dataclasses.fields(event):  # every text field: messages, details, errors, paths, URLs
+        if item.name in ("type", "code"):  # the event's kind; a device code the user must type
+            continue
+        value = getattr(event, item.name, None)
         if isinstance(value, str) and value:
             clean = redact(value)
             if clean != value:
-                changes[name] = clean
+                changes[item.name] = clean
     return dataclasses.replace(event, **changes) if changes else event

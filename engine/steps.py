@@ -6,7 +6,7 @@ Both targets run this graph; each implements one engine.contract.Step per key.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from engine.events import NO_CHANGE
 
@@ -50,6 +50,9 @@ class Check:
     plan: str
     detail: str = ""
     value: Any = None  # handed to apply and to the steps that depend on this one
+    # --adopt: re-tag what this profile takes over, run after apply (apply may put the found tags back)
+    takeover: tuple[Callable[[], None], ...] = ()
+    takeover_only: bool = False  # nothing but the re-tagging to do: apply is not called
 
     @property
     def changes(self) -> bool:
@@ -65,6 +68,9 @@ class Done:
 
 def none(detail: str, value: Any = None) -> Check:
     return Check(NO_CHANGE, detail, value)
+
+
+NO_SCHEDULE = "no schedule asked for"  # not "already gone": there never was one
 
 
 def delete_check(what: str, found: bool, ours: bool, detail: str = "", value: Any = None) -> Check:

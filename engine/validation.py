@@ -124,6 +124,52 @@ def output_file_name(value: object) -> str | None:
     return portable_file_name(value)
 
 
+_PROFILE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def profile_id(value: object) -> str | None:
+    """A profile's id: 32 lowercase hex digits (a uuid4), written by amlbatch; empty until then."""
+    if value == "" or (isinstance(value, str) and _PROFILE_ID.match(value)):
+        return None
+    return "32 lowercase hex digits written by amlbatch (delete the line and amlbatch writes a new one)"
+
+
+_BLOB_FORBIDDEN = re.compile(r"[\\\x00-\x1f]")
+
+
+def blob_path(value: object, *, empty_ok: bool = True) -> str | None:
+    """A blob name or folder inside a container: Azure's blob-name rules (1-1024 characters, at most
+    254 '/'-separated segments, no segment ending in '.'), and never climbing out of the container:
+    no '..' segment, no absolute path, no backslash."""
+    if not isinstance(value, str):
+        return "must be a string"
+    if value == "":
+        return None if empty_ok else "must not be empty"
+    if len(value) > 1024:
+        return "at most 1024 characters (Azure blob names)"
+    if value.startswith(("/", "~")) or PureWindowsPath(value).drive:
+        return "a relative folder inside the container (not an absolute path)"
+    if _BLOB_FORBIDDEN.search(value):
+        return "no backslashes or control characters; separate folders with '/'"
+    segments = value.strip("/").split("/")
+    if any(part in ("..", ".") for part in segments):
+        return "no '.' or '..' segments: a path must stay inside its container"
+    if any(part == "" for part in segments):
+        return "no empty segments ('//')"
+    if len(segments) > 254:
+        return "at most 254 '/'-separated segments (Azure blob names)"
+    if any(part.endswith(".") for part in segments):
+        return "no segment may end with '.' (Azure blob names)"
+    return None
+
+
+def job_id(value: object) -> str | None:
+    """A scoring run's id: it names a folder and blobs, so one plain name."""
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$", value):
+        return "a scoring run id as --jobs lists it (letters, digits, '_', '-', '.'; no folders)"
+    return portable_file_name(value)
+
+
 def one_of(*choices: str) -> Validator:
     def check(value: object) -> str | None:
         if value not in choices:
@@ -167,7 +213,56 @@ def relative_path(value: object) -> str | None:
     return None
 
 
+MAX_PATH = 1024  # characters in a local path a profile names
+MAX_PATH_PART = 255  # characters in one of its folder or file names (every file system's limit)
+
+
+def local_path(value: object, *, empty_ok: bool = True) -> str | None:
+    """A path on this machine (scorer folder, data files): text the file system can take."""
+    if not isinstance(value, str):
+        return "must be a string"
+    if not value.strip():
+        return None if empty_ok else "must not be empty"
+    if len(value) > MAX_PATH:
+        return f"at most {MAX_PATH} characters (got {len(value)})"
+    if "\x00" in value:
+        return "no NUL character"
+    if any(len(part) > MAX_PATH_PART for part in re.split(r"[\\/]", value)):
+        return f"at most {MAX_PATH_PART} characters between separators"
+    return None
+
+
+def path_list(value: object) -> str | None:
+    """Data files: paths, folders or globs on this machine (at most 10,000 entries)."""
+    rule = string_list(value)
+    if rule:
+        return rule
+    if len(value) > 10_000:  # type: ignore[arg-type]
+        return "at most 10000 entries"
+    for index, entry in enumerate(value):  # type: ignore[arg-type]
+        rule = local_path(entry, empty_ok=False)
+        if rule:
+            return f"entry {index}: {rule}"
+    return None
+
+
 def string_list(value: object) -> str | None:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         return "must be a list of non-empty strings"
+    return None
+
+
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .-]{0,63}$")
+
+
+def column_names(value: object) -> str | None:
+    """The scorer's output columns: they become a CSV header, so no commas, quotes or repeats."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return "must be a list of column names"
+    for name in value:
+        if not _COLUMN.match(name):
+            return (f"column '{name}': 1-64 characters, letters, digits, '_', '-', '.' or spaces, "
+                    "starting with a letter or '_'")
+    if len(set(value)) != len(value):
+        return "each column name once"
     return None

@@ -14,6 +14,45 @@ from tests.support import write_scorer
 pytest_plugins = ["tests.azure_support", "tests.azurite"]
 
 
+def _real_dirs() -> list[Path]:
+    """The user's own config and data folders (platformdirs, as amlbatch uses without AMLBATCH_HOME)."""
+    import platformdirs
+
+    return [Path(platformdirs.user_config_dir("amlbatch", appauthor=False)),
+            Path(platformdirs.user_data_dir("amlbatch", appauthor=False))]
+
+
+def _snapshot() -> dict[str, tuple[int, int]]:
+    found = {}
+    for root in _real_dirs():
+        for path in [root, *root.rglob("*")] if root.exists() else []:
+            try:
+                stat = path.lstat()
+            except OSError:
+                continue
+            found[str(path)] = (stat.st_size if path.is_file() else 0, stat.st_mtime_ns)
+    return found
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_BEFORE] = _snapshot()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when any test wrote into the user's real amlbatch folders: tests must stay in
+    their AMLBATCH_HOME sandbox (a leaked profile changes what the user's next run does)."""
+    before, after = session.config.stash.get(_BEFORE, {}), _snapshot()
+    changed = sorted(p for p in after.keys() | before.keys() if before.get(p) != after.get(p))
+    if changed:
+        shown = "\n  ".join(changed[:20]) + ("\n  ..." if len(changed) > 20 else "")
+        session.config.get_terminal_writer().line(
+            f"\nThe tests wrote outside their sandbox, into the real amlbatch folders:\n  {shown}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_BEFORE = pytest.StashKey[dict]()
+
+
 @pytest.fixture(autouse=True)
 def amlbatch_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path_factory.mktemp("amlbatch-home")

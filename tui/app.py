@@ -47,6 +47,7 @@ class Draft:
     resumed: bool = False
     raw: dict[str, str] = field(default_factory=dict)
     credential: Any = None  # azure sign-in, kept for the listing screens
+    offline: bool = False  # azure without signing in: subscription typed, lists skipped
     cache: dict[str, Any] = field(default_factory=dict)  # subscriptions, regions, vm sizes
 
     @property
@@ -134,14 +135,19 @@ class AmlBatchApp(App[int]):
     def wizard_keys(self) -> list[str]:
         keys = [] if self.draft.resumed else ["basics"]
         if self.draft.target == "azure" and not self.draft.resumed:
-            keys += ["signin", "subscription", "region"]
+            keys += ["signin"] if self.draft.offline else ["signin", "subscription", "region"]
         return keys + ["workspace", "compute", "storage", "scorer", "schedule", "review"]
 
     def step_label(self, key: str) -> str:
         keys = self.wizard_keys()
+        title = routes.STEP_TITLES.get(key, key)
         if key not in keys:
-            return routes.STEP_TITLES.get(key, key)
-        return f"{routes.STEP_TITLES[key]} · step {keys.index(key) + 1} of {len(keys)}"
+            return title
+        if self.draft.resumed:  # editing a saved profile: its screens are not a sequence to count
+            return f"{title} · profile {self.draft.name}"
+        if key == "basics":  # the target chosen here decides how many steps follow
+            return f"{title} · step 1"
+        return f"{title} · step {keys.index(key) + 1} of {len(keys)}"
 
     def go(self, route: str, *args: Any, replace: bool = False, **kwargs: Any) -> None:
         """Show the screen of `route` (see tui.routes), built with `args` and `kwargs`.
@@ -170,6 +176,7 @@ class AmlBatchApp(App[int]):
         """Back to the start screen (refreshed)."""
         while len(self.screen_stack) > 2:
             self.pop_screen()
+        self.sub_title = self.SUB_TITLE  # no profile is open on the start screen
         start = self.screen_stack[-1]
         if hasattr(start, "reload"):
             start.reload()
@@ -181,9 +188,11 @@ class AmlBatchApp(App[int]):
         if target == "azure":
             profile.account.auth = "device_code"
         self.draft = Draft(profile=profile)
+        self.sub_title = f"new profile {name}"
 
     def use_profile(self, profile: Any) -> None:
         self.draft = Draft(profile=profile, resumed=True)
+        self.sub_title = f"profile {profile.name}"
 
     def open_profile(self, name: str, sets: Iterable[str] = ()) -> None:
         """Load a saved profile (making the demo if asked for and missing) and show its review."""
@@ -203,8 +212,8 @@ class AmlBatchApp(App[int]):
         self.call_from_thread(self._opened, loaded)
 
     def _opened(self, loaded: Any) -> None:
-        self.use_profile(loaded)
         self.home()
+        self.use_profile(loaded)
         self.go("review")
 
 

@@ -111,11 +111,19 @@ class Backend:
         run.preflight(profile)
         return run.provision(profile, emit, cancel)
 
-    def teardown(self, profile: Any, emit: Emit, cancel: Any, plan_only: bool = False) -> Any:
-        """Delete what the profile created (with `plan_only`, only say what would go)."""
+    def teardown(self, profile: Any, emit: Emit, cancel: Any, plan_only: bool = False,
+                 cancel_jobs: bool = False) -> Any:
+        """Delete what the profile created (with `plan_only`, only say what would go). Refused with
+        JobsRunningError while its scoring runs are not finished, unless `cancel_jobs` cancels them."""
         from engine import run
 
-        return run.teardown(profile, emit, cancel, plan_only=plan_only)
+        return run.teardown(profile, emit, cancel, plan_only=plan_only, cancel_jobs=cancel_jobs)
+
+    def new_id(self, profile: Any) -> str:
+        """Give a copied profile file its own id (amlbatch --new-id); it then owns nothing yet."""
+        from engine import identity
+
+        return identity.new_id(profile)
 
     # ------------------------------------------------------------------ scoring runs
 

@@ -38,12 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teardown", action="store_true", help="delete what this profile created")
     p.add_argument("--purge", action="store_true",
                    help="with --teardown on azure: purge the soft-deleted workspace so its name is free")
+    p.add_argument("--cancel-jobs", action="store_true",
+                   help="with --teardown: cancel the profile's queued or running scoring runs first")
+    p.add_argument("--adopt", action="store_true",
+                   help="take over resources another profile (or a person) made, after a confirmation")
+    p.add_argument("--new-id", action="store_true",
+                   help="give this profile file a new id (for a copied file: it then owns nothing yet)")
     p.add_argument("--submit", action="store_true", help="provision, then submit a scoring run")
     p.add_argument("--input", metavar="PATH", help="with --submit: score this local file or folder")
     p.add_argument("--no-wait", action="store_true", help="with --submit: return once the job is submitted")
     p.add_argument("--jobs", action="store_true", help="list this profile's scoring runs")
     p.add_argument("--results", metavar="JOB", help="copy a run's output to --out")
     p.add_argument("--out", metavar="DIR", help="with --results: destination folder (default ./results/JOB)")
+    p.add_argument("--header", action="store_true",
+                   help="with --results: start the results file with the profile's scorer.columns")
     p.add_argument("--list-profiles", action="store_true", help="saved profiles with target and last run")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a profile field for this run (repeatable)")
@@ -56,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def is_headless(args: argparse.Namespace) -> bool:
     return any((args.yes, args.plan, args.teardown, args.submit, args.jobs, args.results,
-                args.list_profiles, args.json, args.version))
+                args.list_profiles, args.json, args.version, args.new_id))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,14 +72,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not is_headless(args):
         return open_wizard(args)
+    from tui.closedpipe import EXIT_CLOSED, Guard
+
+    stdout, sys.stdout = sys.stdout, Guard(sys.stdout)
     try:
-        return int(run_headless(args))
+        code = int(run_headless(args))
     except (AmlBatchError, ProfileError) as exc:
-        print(f"amlbatch: {exc}", file=sys.stderr)
-        return int(Exit.USAGE)
+        from engine.secrets import redact
+
+        print(f"amlbatch: {redact(str(exc))}", file=sys.stderr)
+        code = int(Exit.USAGE)
     except KeyboardInterrupt:
         print("\namlbatch: interrupted", file=sys.stderr)
-        return int(Exit.INTERRUPTED)
+        code = int(Exit.INTERRUPTED)
+    finally:
+        guard, sys.stdout = sys.stdout, stdout
+    if getattr(guard, "closed_pipe", False) and code not in (Exit.FAILED, Exit.INTERRUPTED):
+        return EXIT_CLOSED  # the reader went away (| head): quiet, like a Unix tool (README)
+    return code
 
 
 def open_wizard(args: argparse.Namespace) -> int:
@@ -104,8 +122,7 @@ def load_profile(args: argparse.Namespace):
 def confirm(question: str) -> bool:
     """Ask on the terminal; without one, refuse (the caller exits 2 with the reason)."""
     if not sys.stdin.isatty():
-        raise AmlBatchError(f"{question.rstrip('?')} needs confirmation: pass --yes "
-                            "(no terminal to ask on)")
+        raise AmlBatchError(f"no terminal to ask \"{question}\": pass --yes to answer yes")
     answer = input(f"{question} [y/N] ").strip().lower()
     return answer in ("y", "yes")
 
@@ -153,11 +170,33 @@ def run_headless(args: argparse.Namespace) -> Exit:
         raise AmlBatchError("choose one of --plan, --teardown, --submit, --jobs, --results")
     if (args.input or args.no_wait) and not args.submit:
         raise AmlBatchError("--input and --no-wait go with --submit")
-    if args.out and not args.results:
-        raise AmlBatchError("--out goes with --results")
+    if (args.out or args.header) and not args.results:
+        raise AmlBatchError("--out and --header go with --results")
+    if args.input:  # before provisioning
+        from engine.validation import local_path
+
+        if local_path(args.input):
+            raise ProfileError("--input", "", local_path(args.input))
+        if not Path(args.input).expanduser().exists():
+            raise ProfileError("--input", "", f"no such file or folder: {args.input}")
     if args.purge and not args.teardown:
         raise AmlBatchError("--purge goes with --teardown")
+    if args.cancel_jobs and not args.teardown:
+        raise AmlBatchError("--cancel-jobs goes with --teardown")
+    if args.adopt and (args.teardown or args.jobs or args.results):
+        raise AmlBatchError("--adopt goes with provisioning (--yes, --plan or --submit), not with --teardown")
+    if args.results:
+        from engine.validation import job_id
+
+        if job_id(args.results):
+            raise ProfileError("--results", args.results, job_id(args.results))
     profile = load_profile(args)
+    if args.new_id:
+        from engine import identity
+
+        print(f"profile '{profile.name}' has a new id {identity.new_id(profile)} (written to {profile.path}); "
+              "it owns nothing yet, so its next run makes its own resources")
+        return Exit.OK
     if args.jobs:
         return list_jobs(profile, args)
     if args.results:
@@ -170,33 +209,47 @@ def run_headless(args: argparse.Namespace) -> Exit:
     cancel = run.CancelToken()
     renderer = make_renderer(args)
     say = (lambda text: print(f"\namlbatch: {text}", file=sys.stderr))
+    from engine.cloud import SignInError
+
     try:
         with Interrupts(cancel, say):
             if args.plan:
-                summary = run.plan(profile, renderer, cancel)
+                summary = run.plan(profile, renderer, cancel, adopt=args.adopt)
                 return _exit_for(summary, plan=True)
             if args.teardown:
                 if not args.yes:
-                    summary = run.teardown(profile, renderer, cancel, plan_only=True)
+                    renderer.preview = True  # the summary says what would go, not what went
+                    summary = run.teardown(profile, renderer, cancel, plan_only=True, cancel_jobs=args.cancel_jobs)
+                    renderer.preview = False
                     if not summary.counts.get("would_delete"):
                         return _exit_for(summary)
-                    if not confirm(f"Delete what profile '{profile.name}' created, listed above?"):
+                    if not confirm(f"Delete the {summary.counts['would_delete']} things listed above that "
+                                   f"profile '{profile.name}' created?"):
                         print("Nothing deleted.", file=sys.stderr)
                         return Exit.OK
-                summary = run.teardown(profile, renderer, cancel, purge=args.purge)
+                summary = run.teardown(profile, renderer, cancel, purge=args.purge, cancel_jobs=args.cancel_jobs)
                 return _exit_for(summary)
+            if args.adopt and not args.yes and not confirm(
+                    f"--adopt: let profile '{profile.name}' use and change resources other profiles or people "
+                    "made, where its names meet them?"):
+                print("Nothing changed.", file=sys.stderr)
+                return Exit.OK
             if not args.yes:
-                summary = run.plan(profile, renderer, cancel)
+                summary = run.plan(profile, renderer, cancel, adopt=args.adopt)
                 if summary.outcome == "changes" and not confirm("Make the changes listed above?"):
                     print("Nothing changed.", file=sys.stderr)
                     return Exit.OK
                 if summary.outcome == "failed":
                     return _exit_for(summary)
-            summary = run.provision(profile, renderer, cancel)
+            summary = run.provision(profile, renderer, cancel, adopt=args.adopt)
             code = _exit_for(summary)
             if code != Exit.OK or not args.submit:
                 return code
             return submit(profile, args, renderer, cancel)
+    except SignInError as exc:  # its own line, before any step: no step ran
+        renderer.close()
+        print(f"amlbatch: {exc}", file=sys.stderr)
+        return Exit.FAILED
     finally:
         renderer.close()
 
@@ -218,9 +271,10 @@ def submit(profile: Any, args: argparse.Namespace, renderer: Any, cancel: Any) -
     if not args.json:
         for line in jobs.summary_lines(profile, job):
             print(line)
-    if job.status == "Canceled":
+    verdict = jobs.outcome(job)
+    if verdict == "canceled":
         return Exit.INTERRUPTED
-    return Exit.OK if job.status in ("Completed", "Queued", "Running") else Exit.FAILED
+    return Exit.FAILED if verdict == "failed" else Exit.OK  # "partial" warns in the summary; 0
 
 
 def list_jobs(profile: Any, args: argparse.Namespace) -> Exit:
@@ -240,7 +294,8 @@ def list_jobs(profile: Any, args: argparse.Namespace) -> Exit:
     print(f"{'JOB':<{width}}  {'STATUS':<10} {'SUBMITTED':<19} {'ROWS':>8} {'FAILED':>6}  OUTPUT")
     for job in found:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.submitted))
-        print(f"{job.job_id:<{width}}  {job.status:<10} {when:<19} {job.rows:>8} {job.failures:>6}  {job.output}")
+        status = "Failed" if jobs.outcome(job) == "failed" else job.status  # no row scored: failed to you
+        print(f"{job.job_id:<{width}}  {status:<10} {when:<19} {job.rows:>8} {job.failures:>6}  {job.output}")
     return Exit.OK
 
 
@@ -248,7 +303,9 @@ def copy_results(profile: Any, args: argparse.Namespace) -> Exit:
     from engine import jobs
 
     out = Path(args.out) if args.out else Path.cwd() / "results" / args.results
-    copied = jobs.results(profile, args.results, out)
+    if not args.out:
+        print(f"amlbatch: copying the results to {out} (--out DIR chooses another folder)", file=sys.stderr)
+    copied = jobs.results(profile, args.results, out, header=args.header)
     for path in copied:
         print(path)
     return Exit.OK
@@ -279,7 +336,8 @@ def list_profiles(args: argparse.Namespace) -> Exit:
     if not rows:
         print("No saved profiles. Try: amlbatch --profile demo --yes")
         return Exit.OK
-    width = max(len(r[0]) for r in rows)
+    width = max(len(r[0]) for r in rows + [("PROFILE",)])
+    print(f"{'PROFILE':<{width}}  {'TARGET':<18} {'WORKSPACE':<24} LAST RUN")
     for name, where, ws, last_text in rows:
         print(f"{name:<{width}}  {where:<18} {ws:<24} {last_text}")
     return Exit.OK

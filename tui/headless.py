@@ -47,6 +47,9 @@ def summary_parts(action: str, counts: dict[str, int]) -> list[str]:
     if action == "plan":
         parts = [f"{c.get('would_create', 0)} to create", f"{c.get('would_update', 0)} to update",
                  f"{c.get(ev.EXISTS, 0)} unchanged"]
+    elif action == "teardown-preview":
+        parts = [f"{c.get('would_delete', 0)} to delete",
+                 f"{c.get(ev.SKIPPED, 0) + c.get(ev.EXISTS, 0)} kept or gone"]
     elif action == "teardown":
         parts = [f"{c.get(ev.DELETED, 0)} deleted", f"{c.get(ev.SKIPPED, 0)} kept or gone"]
     else:
@@ -78,6 +81,9 @@ class HumanRenderer:
         self.progress: dict[str, str] = {}
         self.said_still: dict[str, float] = {}
         self.action = ""
+        self.preview = False  # a tear-down that only says what it would delete (set by the caller)
+        self.order: list[str] = []  # the graph's steps not yet printed, in graph order
+        self.held: dict[str, str] = {}  # finished steps' lines waiting for the steps before them
         self._lock = threading.Lock()
         self._status_shown = False
         self._stop = threading.Event()
@@ -137,6 +143,7 @@ class HumanRenderer:
                             self.out.flush()
 
     def close(self) -> None:
+        self._print_held(everything=True)  # a run that ended without its summary still shows its steps
         self._stop.set()
         if self._ticker:
             self._ticker.join()
@@ -152,6 +159,7 @@ class HumanRenderer:
 
     def on_run_started(self, e: ev.RunStarted) -> None:
         self.titles = dict(zip(e.steps, e.titles))
+        self.order, self.held = list(e.steps), {}
         self.width = max((len(t) for t in e.titles), default=10)
         self.action = e.action
         words = {"provision": "provisioning", "plan": "plan (nothing will change)",
@@ -173,7 +181,8 @@ class HumanRenderer:
                                          f"{'' if e.unit == 'bytes' else e.unit} ").replace("  ", " ")
 
     def on_step_log(self, e: ev.StepLog) -> None:
-        if e.level in ("warning", "error") or (self.verbose and e.level == "info"):
+        # "profile" lines are about the profile itself (its id was written, runs being canceled): always shown
+        if e.level in ("warning", "error") or (e.level == "info" and (self.verbose or e.step == "profile")):
             code = {"warning": "33", "error": "31"}.get(e.level, "2")
             title = self.titles.get(e.step, e.step)
             for line in e.message.splitlines() or [""]:
@@ -192,7 +201,19 @@ class HumanRenderer:
         text = e.error or e.detail
         line = f"  {self.paint(self.glyph(symbol), code)} {title}  {self.paint(word.ljust(12), code)} " \
                f"{fmt_duration(e.duration).rjust(8)}  {text}"
-        self.write_line(line.rstrip())
+        if e.step not in self.order:
+            self.write_line(line.rstrip())
+            return
+        self.held[e.step] = line.rstrip()
+        self._print_held()
+
+    def _print_held(self, everything: bool = False) -> None:
+        """Step lines in graph order: a step that finished early waits for the steps before it
+        (the status line shows what runs meanwhile)."""
+        while self.order and (everything or self.order[0] in self.held):
+            line = self.held.pop(self.order.pop(0), None)
+            if line is not None:
+                self.write_line(line)
 
     # -- scoring runs
     def on_job_submitted(self, e: ev.JobSubmitted) -> None:
@@ -232,7 +253,9 @@ class HumanRenderer:
         self.write_line(self.paint(e.message, "1;33"))
 
     def on_run_finished(self, e: ev.RunFinished) -> None:
-        parts = summary_parts(self.action, e.counts)
+        self._print_held(everything=True)
+        action = "teardown-preview" if self.action == "teardown" and self.preview else self.action
+        parts = summary_parts(action, e.counts)
         code = {"failed": "31", "canceled": "33"}.get(e.outcome, "1")
         self.write_line(self.paint(", ".join(parts) + f" in {fmt_duration(e.duration)}", code))
         if e.outcome == "canceled":

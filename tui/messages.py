@@ -185,6 +185,22 @@ class ResultsCopied(Message):
         self.paths = paths
 
 
+class JobsRunning(Message):
+    """A tear-down was refused: the profile's scoring runs are still queued or running."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ProfileIsCopy(Message):
+    """The profile file carries the id of another file: a copy, refused until it has its own id."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
 def error_text(exc: BaseException) -> tuple[str, str]:
     """(message, field) of an engine error; unexpected errors keep their type name."""
     field_name = getattr(exc, "field", "") or ""
@@ -194,6 +210,6 @@ def error_text(exc: BaseException) -> tuple[str, str]:
         return text, field_name
     name = type(exc).__name__
     known = {"AmlBatchError", "StepError", "LockedError", "Canceled", "ProfileError", "CloudError",
-             "SignInError"}
+             "SignInError", "JobsRunningError"}
     text = str(exc) if name in known or str(exc).startswith(name) else f"{name}: {exc}"
     return text.strip() or name, field_name

@@ -15,10 +15,10 @@ What it does, as an Azure batch deployment does:
 - `files` is split, in order, into mini-batches of `settings.mini_batch_size` files.
 - `instance_count * max_concurrency_per_instance` worker processes are started, capped at
   `max_workers` (default: the cores this process may use) and at the number of mini-batches; a
-  JobLog (warning) says when the cores or max_workers cap applies. Workers are `multiprocessing`
-  processes of the "spawn" context (safe when the caller runs threads, e.g. a Textual app); they
-  do not re-import the caller's __main__ (see `worker._install_spawn_hook`), so start-up costs a Python
-  start plus what the script imports.
+  JobLog (warning) says when the cores or max_workers cap applies. Workers are fresh Python
+  subprocesses (safe when the caller runs threads, e.g. a Textual app) talking to the parent over
+  `multiprocessing.connection`; they do not import the caller's __main__ (see
+  engine.batch.processes), so start-up costs a Python start plus what the script imports.
 - Each worker puts `scorer_dir` first on sys.path, loads `scorer_dir/script` by its file path,
   sets `AZUREML_MODEL_DIR=model_dir`, `AZUREML_BI_OUTPUT_PATH=output_dir` and
   `AMLBATCH_OUTPUT_ACTION=<output_action>` (and OMP/OpenBLAS/MKL thread counts of
@@ -61,7 +61,8 @@ Logs: `logs_dir/overview.txt` (like Azure's job_progress_overview.txt: settings,
 and exits, retries, every failed file, progress every 5 s, final status) and
 `logs_dir/worker-N.txt` (one per worker process, a replacement gets the next N: the script's
 stdout and stderr, file descriptors included, logging at `logging_level`, tracebacks, faulthandler
-dumps on a crash). Notable overview lines (cap, retries, crashes, time-outs, the first 20 failed
+dumps on a crash; every line through engine.secrets.redact, at most engine.batch.workerlog.LOG_CAP
+bytes per worker with a note where it was cut). Notable overview lines (cap, retries, crashes, time-outs, the first 20 failed
 files, the end) and the script's first 50 WARNING+ log records go out as JobLog events.
 
 Events, always emitted from the calling thread: JobStatus Starting -> Running (first worker ready)

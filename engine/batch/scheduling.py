@@ -8,23 +8,21 @@ import collections
 import math
 import os
 import time
-from multiprocessing.connection import wait as _wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.batch.output import OutputError, _Output
 from engine.batch.processes import _describe_exit, _start_worker, _Worker
+from engine.batch.reporting import _JobFailed, _Reporting
 from engine.batch.settings import CANCELED, COMPLETED, FAILED, BatchResult, BatchSettings
+from engine.batch.waiting import Waiter
+import engine.batch.workerlog as workerlog
 from engine.batch.worker import WORKER_LOG_EVENTS
 from engine.deployment import APPEND_ROW
 
 if TYPE_CHECKING:
     from engine import events as ev
 
-FAILURES_KEPT = 1000  # BatchResult.failures keeps the first ones; overview.txt has them all
-FAILURE_EVENTS = 20  # failed files announced as JobLog events; the rest only in overview.txt
-PROGRESS_INTERVAL = 0.1  # seconds between JobProgress events
-OVERVIEW_PROGRESS_INTERVAL = 5.0
 POLL = 0.1  # longest wait between cancel checks
 STOP_GRACE = 2.0  # seconds a worker gets to exit after "stop" before it is killed
 
@@ -40,10 +38,6 @@ class _Canceled(Exception):
     pass
 
 
-class _JobFailed(Exception):
-    pass
-
-
 def _is_canceled(cancel: Any) -> bool:
     if cancel is None:
         return False
@@ -53,7 +47,7 @@ def _is_canceled(cancel: Any) -> bool:
     return bool(getattr(cancel, "canceled", False))
 
 
-class _Job:
+class _Job(_Reporting):
     def __init__(self, job_id: str, files: list[Path], scorer_dir: Path, script: str, model_dir: Path,
                  settings: BatchSettings, output_dir: Path, logs_dir: Path, emit: ev.Emit, cancel: Any,
                  max_workers: int | None):
@@ -98,54 +92,7 @@ class _Job:
 
         self.output = _Output(self.output_dir, settings.output_file_name, job_id, self.n_mb)
         self.overview = None
-
-    # ----------------------------------------------------------------------------- reporting
-
-    def emit(self, event: ev.Event) -> None:
-        self.emit_fn(event)
-
-    def log(self, message: str, level: str = "info", event: bool = True, source: str = "overview") -> None:
-        if self.overview is not None:
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
-            prefix = "" if source == "overview" else f"{source}: "
-            self.overview.write(f"{stamp} {level.upper():7} {prefix}{message}\n")
-        if event:
-            self.emit(self.ev.JobLog(self.job_id, source, message, level))
-
-    def status(self, status: str, message: str = "") -> None:
-        self.emit(self.ev.JobStatus(self.job_id, status, message))
-
-    def progress(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and (not self.progress_dirty or now - self.last_progress < PROGRESS_INTERVAL):
-            return
-        self.last_progress = now
-        self.progress_dirty = False
-        self.emit(self.ev.JobProgress(self.job_id, self.mb_done, self.n_mb, self.files_done,
-                                      self.n_files, self.rows, self.failed_files))
-        if force or now - self.last_overview_progress >= OVERVIEW_PROGRESS_INTERVAL:
-            self.last_overview_progress = now
-            self.log(f"progress: {self.mb_done}/{self.n_mb} mini-batches, {self.files_done}/{self.n_files} "
-                     f"files, {self.rows} rows, {self.failed_files} failed files", event=False)
-
-    def fail_file(self, name: str, reason: str, count: int = 1) -> None:
-        self.failed_files += count
-        if len(self.failures) < FAILURES_KEPT:
-            self.failures.append((name, reason))
-        announce = self.failure_events < FAILURE_EVENTS
-        self.failure_events += 1
-        suffix = f" ({count} files)" if count > 1 else ""
-        self.log(f"failed: {name}{suffix}: {reason}", "error", event=announce)
-        if self.failure_events == FAILURE_EVENTS + 1:
-            self.emit(self.ev.JobLog(self.job_id, "overview",
-                                     f"more failed files: see {self.logs_dir / 'overview.txt'}", "warning"))
-
-    def check_threshold(self) -> None:
-        limit = self.s.error_threshold
-        if limit >= 0 and self.failed_files > limit:
-            first = self.failures[0] if self.failures else ("?", "?")
-            raise _JobFailed(f"{self.failed_files} failed file(s), more than error_threshold {limit}; "
-                             f"first: {first[0]}: {first[1]}")
+        self.waiter = Waiter()
 
     # ------------------------------------------------------------------------------- workers
 
@@ -166,6 +113,7 @@ class _Job:
             "script": str(self.scorer_dir / self.script),
             "part": str(part),
             "log": str(self.logs_dir / f"{name}.txt"),
+            "log_cap": workerlog.LOG_CAP,
             "logging_level": self.s.logging_level.lower(),
             "output_action": self.s.output_action,
             "env": {
@@ -180,7 +128,7 @@ class _Job:
         self.workers.append(worker)
         self.log(f"{name} started (pid {worker.proc.pid}), log: {config['log']}", "debug", event=False)
 
-    def attempt_failed(self, mb: int, reason: str) -> None:
+    def attempt_failed(self, mb: int, reason: str, worker: _Worker | None = None) -> None:
         tries = self.attempts.get(mb, 0) + 1
         total = self.s.max_retries + 1
         files = self.mb_files(mb)
@@ -196,8 +144,9 @@ class _Job:
         self.files_done += len(files)
         self.mb_done += 1
         self.progress_dirty = True
+        where = f"; see {self.logs_dir / f'{worker.name}.txt'}" if worker else ""
         for path in files:
-            self.fail_file(path, reason)
+            self.fail_file(path, f"{reason} (mini-batch {mb + 1}{where})")
         self.check_threshold()
 
     def init_failed(self, worker: _Worker, reason: str) -> None:
@@ -228,9 +177,13 @@ class _Job:
             mb = msg[1]
             if worker.state != "busy" or worker.mb != mb:
                 return  # stale: the parent already gave up on this attempt
-            worker.state, worker.mb = "idle", -1
+            if worker.queued:  # the worker went straight on to the one sent ahead
+                worker.mb = worker.queued.pop(0)
+                worker.deadline = time.monotonic() + self.s.timeout
+            else:
+                worker.state, worker.mb = "idle", -1
             if kind == "error":
-                self.attempt_failed(mb, msg[2])
+                self.attempt_failed(mb, msg[2], worker)
                 return
             _, _, items, start, end, failures = msg
             self.attempts.pop(mb, None)
@@ -261,6 +214,8 @@ class _Job:
         state, mb = worker.state, worker.mb
         worker.kill()
         worker.reap()
+        self.retry.extendleft(reversed(worker.queued))  # never started: not a failed attempt
+        worker.queued = []
         if worker in self.workers:
             self.workers.remove(worker)
         why = reason or f"worker process {_describe_exit(worker.proc.exitcode)}"
@@ -271,9 +226,18 @@ class _Job:
                 self.log(f"{worker.name}: mini-batch {mb + 1} {reason}; worker killed", "error")
             else:
                 self.log(f"{worker.name}: {why} during mini-batch {mb + 1}; see {worker.name}.txt", "error")
-            self.attempt_failed(mb, why)
+            self.attempt_failed(mb, why, worker)
         elif reason is None and state == "idle":
             self.log(f"{worker.name}: {why} while idle", "warning")
+
+    def receive(self, worker: _Worker) -> bool:
+        """Handle the one message `worker`'s readable connection holds; False if its pipe is closed."""
+        try:
+            if worker.state != "dead":
+                self.on_message(worker, worker.conn.recv())
+        except (EOFError, OSError):
+            return False
+        return True
 
     def drain(self, worker: _Worker) -> bool:
         """Handle every message waiting from `worker`; False if its pipe is closed."""
@@ -287,34 +251,50 @@ class _Job:
     def undispatched(self) -> int:
         return len(self.retry) + (self.n_mb - self.next_mb)
 
-    def dispatch(self) -> None:
-        for worker in self.workers:
-            if worker.state != "idle":
-                continue
-            if self.retry:
-                mb = self.retry.popleft()
-            elif self.next_mb < self.n_mb:
-                mb = self.next_mb
-                self.next_mb += 1
-            else:
-                return
-            try:
-                worker.conn.send((mb, self.mb_files(mb)))
-            except (OSError, ValueError):
-                self.retry.appendleft(mb)
-                self.on_death(worker)
-                return
-            worker.state, worker.mb = "busy", mb
-            worker.deadline = time.monotonic() + self.s.timeout
+    def next_work(self) -> int | None:
+        if self.retry:
+            return self.retry.popleft()
+        if self.next_mb < self.n_mb:
+            self.next_mb += 1
+            return self.next_mb - 1
+        return None
 
-    def top_up(self) -> None:
-        """Start workers while there is work no live worker could take."""
+    def dispatch(self) -> None:
+        """Give each worker one mini-batch to run and one queued ahead of it: a worker starts the
+        next one the moment it finishes, without waiting for the parent's reply. Idle workers are
+        served first so that the work is spread before anything is queued."""
+        for ahead in (False, True):
+            for worker in self.workers:
+                if worker.state != ("busy" if ahead else "idle") or (ahead and worker.queued):
+                    continue
+                if ahead and self.undispatched() <= sum(w.state == "starting" for w in self.workers):
+                    return  # a worker still starting will take what is left
+
+                mb = self.next_work()
+                if mb is None:
+                    return
+                try:
+                    worker.conn.send((mb, self.mb_files(mb)))
+                except (OSError, ValueError):
+                    self.retry.appendleft(mb)
+                    self.on_death(worker)
+                    return
+                if ahead:
+                    worker.queued.append(mb)
+                else:
+                    worker.state, worker.mb = "busy", mb
+                    worker.deadline = time.monotonic() + self.s.timeout
+
+    def top_up(self) -> bool:
+        """Start workers while there is work no live worker could take; True if any was started."""
+        started = False
         while True:
             alive = [w for w in self.workers if w.state != "dead"]
             free = sum(1 for w in alive if w.state in ("starting", "idle"))
             if len(alive) >= self.n_workers or self.undispatched() <= free:
-                return
+                return started
             self.start_worker()
+            started = True
 
     # ---------------------------------------------------------------------------------- run
 
@@ -347,6 +327,7 @@ class _Job:
         finally:
             self.kill_all()
             self.join_workers()
+            self.waiter.close()
             self.output.cleanup()
             if self.overview is not None:
                 self.overview.close()
@@ -383,24 +364,18 @@ class _Job:
             self.dispatch()
             if self.mb_done >= self.n_mb:
                 return COMPLETED
-            self.top_up()
-            self.dispatch()
+            if self.top_up():
+                self.dispatch()
             now = time.monotonic()
             deadlines = [w.deadline for w in self.workers if w.state in ("starting", "busy")]
             timeout = max(0.0, min([POLL] + [d - now for d in deadlines]))
-            waitables = {}
-            for w in self.workers:
-                waitables[w.conn] = w
-                waitables[w.proc.sentinel] = w
-            ready = _wait(list(waitables), timeout) if waitables else time.sleep(timeout) or []
-            seen = set()
-            for obj in ready:
-                w = waitables[obj]
-                if w.seq in seen or w.state == "dead" and w not in self.workers:
+            for w in self.waiter.ready(self.workers, timeout):
+                if w.state == "dead" and w not in self.workers:
                     continue
-                seen.add(w.seq)
-                open_pipe = self.drain(w)
+                open_pipe = self.receive(w)  # one message: the next select returns at once if more wait
                 if w.state == "dead" or not open_pipe or not w.proc.is_alive():
+                    if open_pipe:
+                        self.drain(w)  # what it sent before it exited still counts
                     # exited (maybe after init_failed) or pipe closed: replace it
                     self.on_death(w)
             now = time.monotonic()
@@ -438,29 +413,6 @@ class _Job:
             except OSError:
                 pass
         self.workers.clear()
-
-    def finish(self, status: str, error: str, output_file: Path | None, partial_file: Path | None,
-               ) -> BatchResult:
-        duration = round(time.monotonic() - self.start, 3)
-        self.progress(force=True)
-        if status == COMPLETED:
-            where = f"; output {output_file}" if output_file else ""
-            self.log(f"job Completed: {self.rows} rows, {self.failed_files} failed files, "
-                     f"{duration:.2f} s{where}")
-        elif status == CANCELED:
-            self.log(f"job Canceled after {duration:.2f} s; no output kept", "warning")
-        else:
-            kept = f"; rows of the completed mini-batches kept in {partial_file}" if partial_file else ""
-            self.log(f"job Failed: {error}{kept}", "error")
-        self.status(status, error)
-        self.emit(self.ev.JobFinished(self.job_id, status, self.rows, self.failed_files, duration,
-                                 str(output_file) if output_file else "", error))
-        return BatchResult(status=status, rows=self.rows, failures=list(self.failures),
-                           failed_files=self.failed_files, files_total=self.n_files,
-                           files_done=self.files_done, mini_batches_total=self.n_mb,
-                           mini_batches_done=self.mb_done, duration=duration, output_file=output_file,
-                           partial_file=partial_file, error=error, workers=self.n_workers)
-
 
 def run_batch(job_id: str, files: list[Path], scorer_dir: Path, script: str, model_dir: Path,
               settings: BatchSettings, output_dir: Path, logs_dir: Path, emit: ev.Emit,

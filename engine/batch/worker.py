@@ -1,8 +1,9 @@
-"""What runs in a worker process: `_worker_main` (load the script, init(), then run() each
-mini-batch the parent sends), its output redirection and messages to the parent, and
-`_install_spawn_hook`, which lets the parent start it without re-running its own __main__.
+"""What runs in a worker process: `_child_main` (connect back to the parent), `_worker_main` (load
+the script, init(), then run() each mini-batch the parent sends), its output redirection and
+messages to the parent.
 
-The parent starts `_worker_main` by reference in a "spawn" process, so this module must stay
+The parent starts a plain `python -c` that imports this module and calls `_child_main` (see
+engine.batch.processes): it never imports the parent's __main__, so this module must stay
 importable by its module path (engine.batch.worker) and light: standard library only."""
 
 from __future__ import annotations
@@ -16,43 +17,26 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from engine.batch.output import _BINARY, _write_at
+from engine.batch.workerlog import LOG_CAP, WorkerLog
 from engine.deployment import SUMMARY_ONLY
 
 WORKER_LOG_EVENTS = 50  # script log records forwarded as JobLog events, per job
 
-WORKER_PREFIX = "amlbatch-worker-"
-_hook_lock = threading.Lock()
+def _child_main(address: str) -> None:
+    """The worker process's entry: the authkey arrives on stdin, the config as the first message."""
+    from multiprocessing.connection import Client
 
-
-def _install_spawn_hook() -> None:
-    """Spawned workers must not re-run the parent's __main__.
-
-    multiprocessing's "spawn" re-imports the parent's main module in every child (as __mp_main__)
-    before the target runs. For amlbatch that is the CLI/TUI entry point (a Textual import, and
-    output before the worker redirects it to its log), or a caller's script without an
-    `if __name__ == "__main__"` guard, which would start jobs recursively. The worker target lives
-    in this module and its arguments are plain data, so the main module is not needed: this wraps
-    `multiprocessing.spawn.get_preparation_data` once, dropping the main-module entries only for
-    processes named amlbatch-worker-*; every other process is prepared as before."""
-    from multiprocessing import spawn
-
-    with _hook_lock:
-        original = spawn.get_preparation_data
-        if getattr(original, "_amlbatch", False):
-            return
-
-        def get_preparation_data(name: str, *args: Any, **kwargs: Any) -> dict:
-            data = original(name, *args, **kwargs)
-            if isinstance(name, str) and name.startswith(WORKER_PREFIX):
-                data.pop("init_main_from_name", None)
-                data.pop("init_main_from_path", None)
-            return data
-
-        get_preparation_data._amlbatch = True  # type: ignore[attr-defined]
-        spawn.get_preparation_data = get_preparation_data
+    key = bytes.fromhex(sys.stdin.readline().strip())
+    try:
+        sys.stdin.close()
+    except OSError:
+        pass
+    conn = Client(address, authkey=key)
+    config = conn.recv()
+    _worker_main(conn, config)
 
 
 class _Sender:
@@ -84,38 +68,66 @@ class _ForwardHandler(logging.Handler):
             pass
 
 
-def _redirect_output(path: str) -> None:
-    """stdout and stderr (file descriptors 1 and 2 too, for C code) go to the worker's log."""
+def _redirect_output(path: str, cap: int = LOG_CAP) -> WorkerLog:
+    """stdout and stderr (file descriptors 1 and 2 too, for C code) go to the worker's log,
+    through the redactor and the cap of engine.batch.workerlog."""
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:
                 stream.flush()
         except Exception:
             pass
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
+    log = WorkerLog(path, cap)
     sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)
+    return log
 
 
-def _serialize(result: Any, action: str) -> tuple[int, bytes]:
-    """(number of results, bytes for the part file) of what run() returned."""
+def describe(exc: BaseException) -> str:
+    """An exception as one line that always names its type: "MemoryError (no message)" when it
+    carries no text."""
+    text = " ".join(str(exc)[:4000].split())[:2000]
+    return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (no message)"
+
+
+CHUNK_ROWS = 10_000  # results encoded and written at a time: the part file is written as it goes
+
+
+def _serialize(result: Any, action: str) -> tuple[int, Iterator[bytes]]:
+    """(number of results, the part file's bytes in chunks) of what run() returned. The type is
+    checked here; the chunks are made as they are written, so the output of a mini-batch is never
+    held twice in memory."""
     if result is None:
         raise TypeError("run() returned None; it must return a list (or a pandas DataFrame)")
     if isinstance(result, (str, bytes)):
         raise TypeError("run() returned a string; it must return a list (or a pandas DataFrame)")
     if hasattr(result, "to_csv") and hasattr(result, "columns"):  # pandas DataFrame
         if action == SUMMARY_ONLY:
-            return len(result), b""
-        return len(result), result.to_csv(header=False, index=False).encode("utf-8")
+            return len(result), iter(())
+        return len(result), (result.iloc[i:i + CHUNK_ROWS].to_csv(header=False, index=False).encode("utf-8")
+                             for i in range(0, len(result), CHUNK_ROWS))
     if not isinstance(result, list):
-        result = list(result)
+        try:
+            result = list(result)
+        except TypeError:
+            raise TypeError(f"run() returned {type(result).__name__}; it must return a list "
+                            "(or a pandas DataFrame)") from None
     if action == SUMMARY_ONLY or not result:
-        return len(result), b""
-    text = "\n".join([item if isinstance(item, str) else str(item) for item in result])
-    return len(result), (text + "\n").encode("utf-8")
+        return len(result), iter(())
+    return len(result), _line_chunks(result)
+
+
+def _line_chunks(result: list) -> Iterator[bytes]:
+    """One line per result. A result with a line break would be two lines for one counted row:
+    it is the scorer's error (quote it as CSV, or return a DataFrame, which pandas quotes)."""
+    for i in range(0, len(result), CHUNK_ROWS):
+        lines = [item if isinstance(item, str) else str(item) for item in result[i:i + CHUNK_ROWS]]
+        for n, line in enumerate(lines):
+            if "\n" in line or "\r" in line:
+                raise ValueError(f"run() returned a row with a line break (row {i + n + 1}: {line[:60]!r}); "
+                                 "one row must be one line: quote it as CSV or return a DataFrame")
+        lines.append("")  # every line ends with a newline
+        yield "\n".join(lines).encode("utf-8")
 
 
 def _worker_main(conn: Any, config: dict[str, Any]) -> None:
@@ -128,10 +140,22 @@ def _worker_main(conn: Any, config: dict[str, Any]) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     except (ValueError, OSError):
         pass
-    _redirect_output(config["log"])
+    log = _redirect_output(config["log"], config.get("log_cap", LOG_CAP))
+    try:
+        _serve(conn, config, log)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        log.close()
+
+
+def _serve(conn: Any, config: dict[str, Any], log: WorkerLog) -> None:
     import faulthandler
 
-    faulthandler.enable()
+    faulthandler.enable(file=log)  # straight to the file: a crash cannot wait for the log thread
     send = _Sender(conn)
     os.environ.update(config["env"])
     for var, value in config["env_defaults"].items():
@@ -168,8 +192,10 @@ def _worker_main(conn: Any, config: dict[str, Any]) -> None:
             init()
     except Exception as exc:
         traceback.print_exc()
+        sys.stderr.flush()
+        log.close()  # the traceback is in the log file before the parent hears (it may kill us then)
         try:
-            send(("init_failed", f"{type(exc).__name__}: {exc}"))
+            send(("init_failed", describe(exc)))
         except OSError:
             pass
         return
@@ -188,12 +214,20 @@ def _worker_main(conn: Any, config: dict[str, Any]) -> None:
         if task is None:
             break
         mb, files = task
+        start, writing = pos, False
         try:
             result = run(files)
-            count, data = _serialize(result, action)
+            count, chunks = _serialize(result, action)
+            del result  # the chunks keep what they still need; the next run() starts without it
+            for chunk in chunks:
+                writing = True
+                pos = _write_at(fd, chunk, pos)
+                writing = False
         except Exception as exc:
+            pos = start  # the next mini-batch overwrites what did get written
             traceback.print_exc()
-            send(("error", mb, f"{type(exc).__name__}: {exc}"))
+            failed = f"writing results failed: {describe(exc)}" if writing else describe(exc)
+            send(("error", mb, failed))
             continue
         failures = None
         if hook is not None:
@@ -201,13 +235,6 @@ def _worker_main(conn: Any, config: dict[str, Any]) -> None:
                 failures = [(str(p), str(r)) for p, r in (hook() or [])]
             except Exception:
                 traceback.print_exc()
-        start = pos
-        try:
-            pos = _write_at(fd, data, pos)
-        except OSError as exc:
-            pos = start  # the next mini-batch overwrites what did get written
-            send(("error", mb, f"writing results failed: {exc}"))
-            continue
         send(("done", mb, count, start, pos, failures))
     os.close(fd)
     sys.stdout.flush()

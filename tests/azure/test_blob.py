@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from engine import events as ev
-from engine import run, secrets
+from engine import identity, run, secrets
 from tests.azure_support import reload, target, write_profile
 from tests.support import Collector
 from tests.azurite import KEY, StaticToken
@@ -69,7 +69,8 @@ def test_containers_and_upload_with_entra_id(cloud, azurite, tmp_path, names):
 
     client = key_client(azurite)
     props = client.get_container_client(names[0]).get_container_properties()
-    assert props.metadata == {"createdby": "amlbatch", "amlbatchprofile": profile.name}
+    assert props.metadata == {"createdby": "amlbatch", "amlbatchprofile": profile.name,
+                              "amlbatchprofileid": identity.id_in_file(profile.path)}
     blobs = {b.name: b for b in client.get_container_client(names[0]).list_blobs(include=["metadata"])}
     assert sorted(blobs) == ["data/part-0.csv", "data/part-1.csv", "data/part-2.csv"]
     assert all(b.metadata.get("md5") and b.content_settings.content_md5 for b in blobs.values())
@@ -86,7 +87,7 @@ def test_containers_and_upload_with_entra_id(cloud, azurite, tmp_path, names):
     (tmp_path / "p" / "data" / "part-2.csv").write_text("id,value\n7,7\n8,8\n")
     summary, sink = provision(profile, cloud, azurite, token)
     assert sink.outcomes()["upload"] == "created"
-    assert "1 of 3 files" in sink.finished()["upload"].detail or "uploaded 1 files" in sink.finished()["upload"].detail
+    assert "1 of 3 files" in sink.finished()["upload"].detail or "uploaded 1 file (" in sink.finished()["upload"].detail
     progress = [e for e in sink.of(ev.StepProgress) if e.step == "upload" and e.unit == "bytes"]
     assert progress[-1].total == (tmp_path / "p" / "data" / "part-2.csv").stat().st_size
     data = client.get_blob_client(names[0], "data/part-2.csv").download_blob().readall()

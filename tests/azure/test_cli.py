@@ -58,7 +58,7 @@ def test_headless_lifecycle_on_azure(signed_in, capfd, tmp_path, amlbatch_home):
     code, out, err = run_cli(capfd, "--profile", path, "--submit", "--yes")
     assert code == 0, out + err
     assert re.search(r"^Completed: job amlbatch-\w+-\d{14}-[0-9a-f]{6}$", out, re.M), out
-    assert "15 rows scored" in out and "first rows:" in out and "results: azureml://datastores/" in out
+    assert "15 rows scored" in out and "first rows" in out and "results: azureml://datastores/" in out
     job_id = re.search(r"^Completed: job (\S+)$", out, re.M).group(1)
 
     code, out, err = run_cli(capfd, "--profile", path, "--jobs")
@@ -83,13 +83,32 @@ def test_json_stream_is_only_json(signed_in, capfd, tmp_path):
     assert err == ""
 
 
-def test_no_secret_in_any_file_or_output(signed_in, capfd, tmp_path, amlbatch_home):
+def test_no_secret_in_any_file_or_output(signed_in, capfd, tmp_path, amlbatch_home, monkeypatch):
     """Plant secrets (service principal secret; the storage account key, fetched by us when the
     identity has no data rights; SAS tokens the SDK gets for uploads) and look for them everywhere."""
     cloud = signed_in
+    import logging
+
+    from azure.identity import ClientSecretCredential
+
+    issued: list[str] = []
+
+    def logging_it(real):
+        def get(self, *scopes, **kwargs):  # the identity service logs the token it issued, at DEBUG
+            token = real(self, *scopes, **kwargs)
+            issued.append(token.token)
+            logging.getLogger("azure.identity").debug("issued access token %s", token.token)
+            return token
+        return get
+
+    identity_logger = logging.getLogger("azure.identity")
+    monkeypatch.setattr(identity_logger, "level", identity_logger.level)  # put back afterwards
+    identity_logger.setLevel(logging.DEBUG)  # as with DEBUG logging configured
+    for method in ("get_token", "get_token_info"):  # azure-core asks for either
+        monkeypatch.setattr(ClientSecretCredential, method, logging_it(getattr(ClientSecretCredential, method)))
     path = str(write_profile(tmp_path / "p", auth="environment"))
     outputs = []
-    code, out, err = run_cli(capfd, "--profile", path, "--yes")
+    code, out, err = run_cli(capfd, "--profile", path, "--yes", "--verbose")
     outputs.append(out + err)
     assert code == 0
 
@@ -110,10 +129,14 @@ def test_no_secret_in_any_file_or_output(signed_in, capfd, tmp_path, amlbatch_ho
         if call.query.get("sig"):
             secrets[f"SAS of {call.path}"] = call.query["sig"]
     assert len(secrets) > 2  # SAS tokens were handed out and used
+    assert issued and issued[0].startswith("eyJ")  # the identity issued JWTs and logged them
+    secrets.update({f"access token {i}": token for i, token in enumerate(issued)})
     assert cloud.calls_matching("POST", "/listSecrets")
 
     files = [p for p in Path(amlbatch_home).rglob("*") if p.is_file()]
     assert any(p.suffix == ".jsonl" for p in files)  # the run records are among them
+    stored = "".join(p.read_text(errors="replace") for p in files if p.suffix == ".jsonl")
+    assert "issued access token ***" in stored  # the identity's log line was kept, masked
     for name, value in secrets.items():
         for text in outputs:
             assert value not in text, f"{name} printed"

@@ -7,6 +7,7 @@ import io
 import logging
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,13 @@ def test_device_code_goes_out_as_an_event_not_a_print(capsys):
     assert capsys.readouterr() == ("", "")
 
 
+def _bound_call(call, events):
+    from engine.targets.azure import _capture
+
+    with _capture.bound(lambda message, level: events.append(ev.StepLog("compute", message, level))):
+        call()
+
+
 def test_the_target_keeps_sdk_output_off_the_terminal(cloud, tmp_path, capsys):
     from engine.targets.azure.target import AzureTarget
 
@@ -86,11 +94,18 @@ def test_the_target_keeps_sdk_output_off_the_terminal(cloud, tmp_path, capsys):
     profile = reload(write_profile(tmp_path / "p"))
     target = AzureTarget(profile, events.append, CancelToken(), credential=cloud.credential())
     try:
-        # code in an SDK module printing and logging
-        namespace = {"__name__": "azure.ai.ml._fake_module"}
-        exec("import sys\ndef chatter():\n    print('.', end='', flush=True)\n    print('Uploading x')\n"
-             "    sys.stderr.write('a warning\\n')\n", namespace)
-        namespace["chatter"]()
+        # SDK code printing from its own thread (as azure-core's pollers do) and from a step's thread
+        def chatter():
+            print('.', end='', flush=True)
+            print('Uploading x')
+            sys.stderr.write('a warning\n')
+
+        poller = threading.Thread(target=chatter)
+        poller.start()
+        poller.join()
+        step = threading.Thread(target=lambda: _bound_call(chatter, events))
+        step.start()
+        step.join()
         sdk_logger.warning("Delete request initiated")
         print("our own line")  # not the SDK's: goes through
     finally:
@@ -99,6 +114,7 @@ def test_the_target_keeps_sdk_output_off_the_terminal(cloud, tmp_path, capsys):
     assert out == "our own line\n" and err == ""
     messages = [e.message for e in events if isinstance(e, ev.StepLog)]
     assert ". " not in messages and "Uploading x" in " ".join(messages) and "a warning" in messages
+    assert sum("a warning" == m for m in messages) == 2
     assert any("Delete request initiated" in m for m in messages)
     assert all(e.level == "debug" for e in events if isinstance(e, ev.StepLog))
     assert stream_handler.stream.getvalue() == ""

@@ -29,7 +29,8 @@ def test_fresh_provision_creates_everything_tagged(cloud, tmp_path):
     assert summary.outcome == "succeeded", sink.finished()
     assert set(sink.outcomes().values()) == {"created"}, sink.outcomes()
 
-    tags = {"created-by": "amlbatch", "amlbatch-profile": profile.name}
+    profile = reload(profile.path)  # its first run wrote the profile's id into its file
+    tags = {"created-by": "amlbatch", "amlbatch-profile": profile.name, "amlbatch-profile-id": profile.id}
     assert cloud.resource_groups  # made with the profile's region and our tags
     group = cloud.resource(f"/subscriptions/{SUB}/resourceGroups/{profile.workspace.resource_group}")
     assert group["location"] == "westeurope" and group["tags"] == tags
@@ -79,7 +80,9 @@ def test_rerun_changes_nothing_and_reads_each_resource_once(cloud, tmp_path):
     reads = collections.Counter((c.host, c.path.lower(), str(c.query.get("comp", "")))
                                 for c in cloud.calls if c.method in ("GET", "HEAD") and "login." not in c.host)
     assert [r for r, n in reads.items() if n > 1] == []
-    assert len(reads) <= 14  # rg, ws, compute, endpoint, deployment, 2 containers, 1 listing, 3 assets, 2 datastores, schedule
+    # rg, ws, compute, endpoint, deployment, 2 containers, 1 listing, 2 assets (environment, model: the code
+    # comes with the deployment), 2 datastores, schedule, the storage account (its blob endpoint), permissions
+    assert len(reads) <= 15
 
 
 def test_plan_of_a_fresh_profile_writes_nothing(cloud, profile_path):
@@ -98,7 +101,7 @@ def test_changed_data_file_is_the_only_upload(cloud, tmp_path):
     cloud.reset_calls()
     summary, sink = provision(reload(path), cloud)
     assert sink.outcomes()["upload"] == "created"
-    assert "1 of 3 files" in sink.finished()["upload"].detail or "1 files" in sink.finished()["upload"].detail
+    assert "1 of 3 files" in sink.finished()["upload"].detail or "uploaded 1 file (" in sink.finished()["upload"].detail
     puts = [c.path for c in writes(cloud)]
     assert puts == ["/amlbatch-input/data/part-1.csv"]
 
@@ -139,11 +142,12 @@ def test_changed_scorer_registers_new_versions_only_for_what_changed(cloud, tmp_
     (tmp_path / "p" / "scorer" / "score.py").write_text("def init():\n    pass\n\n\ndef run(b):\n    return b[:1]\n")
     cloud.reset_calls()
     summary, sink = provision(reload(path), cloud)
-    assert sink.outcomes()["assets"] == "created"
-    detail = sink.finished()["assets"].detail
-    assert "code amlbatch-model-code:" in detail and "model amlbatch-model:" not in detail
+    assert sink.outcomes()["assets"] == "exists"  # the environment and model did not change
     assert sink.outcomes()["deployment"] == "updated"
+    assert "code amlbatch-model-code:" in sink.finished()["deployment"].detail
     assert not [c for c in writes(cloud) if "/models/" in c.path or "/environments/" in c.path]
+    # the new code went in through the deployment's CodeConfiguration: one new code version
+    assert [c for c in writes(cloud) if "/codes/" in c.path and c.method == "PUT"]
 
 
 def test_endpoint_name_taken_elsewhere_offers_a_free_name(cloud, profile_path):
@@ -280,7 +284,8 @@ def test_workspace_creation_left_running_by_an_earlier_run_is_waited_for(cloud, 
     assert [e for e in sink.of(ev.StepProgress) if e.step == "workspace" and e.unit == "s"]
 
 
-def test_a_failed_sign_in_fails_one_step_with_the_fix(cloud, profile_path, monkeypatch):
+def test_a_failed_sign_in_stops_the_run_before_any_step_with_the_fix(cloud, profile_path, monkeypatch):
+    from engine.cloud import SignInError
     from engine.targets.azure.target import AzureTarget
 
     monkeypatch.setenv("AZURE_TENANT_ID", cloud.default_tenant)
@@ -289,11 +294,9 @@ def test_a_failed_sign_in_fails_one_step_with_the_fix(cloud, profile_path, monke
     cloud.service_principals = {"11111111-0000-4000-8000-0000000000c9": "right"}
     profile = reload(profile_path, "account.auth=environment")
     events = []
-    summary = run.provision(profile, events.append, target=AzureTarget(profile, events.append, run.CancelToken()))
-    failed = [e for e in events if isinstance(e, ev.StepFinished) and e.outcome == "failed"]
-    assert [e.step for e in failed] == ["resource_group"]
-    assert "sign-in (environment) failed" in failed[0].error and "AZURE_CLIENT_SECRET" in failed[0].error
-    assert summary.outcome == "failed"
+    with pytest.raises(SignInError, match=r"sign-in \(environment\) failed.*AZURE_CLIENT_SECRET"):
+        run.provision(profile, events.append, target=AzureTarget(profile, events.append, run.CancelToken()))
+    assert not [e for e in events if isinstance(e, (ev.StepStarted, ev.StepFinished))]
 
 
 def test_quota_too_small_for_the_cluster_says_what_to_do(cloud, profile_path):

@@ -7,8 +7,7 @@ sample files of `--rows` rows with scorer.sample_data in a temporary folder, plu
 (hard links) for each, so the large size scores every distinct file 4 times (the same work as 4N
 distinct files once they are in the page cache, at a quarter of the generation time, which is not
 timed anyway). Then, for N = `--files` and 4N files, it measures, each run in a fresh Python
-process, modes interleaved, best of `--repeat` (plus up to 2 more runs when other processes took
-more than 10% of the CPUs during the best one):
+process, the modes interleaved (a, b, c, a, b, c, ...) `--repeat` times:
 
   (a) loop     one process: import score.py (numpy included), init(), run() per mini-batch of
                `--mini-batch` files, rows written to an output file: the floor any runner pays
@@ -17,7 +16,9 @@ more than 10% of the CPUs during the best one):
                workers stopped
   (c) N wkr    run_batch with one worker per core
 
-It prints rows/s, the ratios (b)/(a) and (c)/(a), the runner's start-up (call -> first worker
+It prints each mode's best run (rows/s, against the first mode's best run), the ratios of paired
+runs (each repeat's run against the same repeat's first mode: min / median, so both runs of a pair
+met the same background load), the runner's start-up (call -> first worker
 ready), and peak memory: the measuring process's RSS high-water mark (VmHWM; getrusage's
 ru_maxrss would report the benchmark parent's peak, Linux keeps it across execve), which for
 (b)/(c) is the runner's parent and must not grow from N to 4N, and the largest worker's
@@ -26,6 +27,10 @@ workers), "others" the share of the machine's CPUs other processes used meanwhil
 each run first waits up to --max-wait s for them to drop below 15%). Before measuring it prints how
 well this machine scales pure-Python CPU work across its cores right now: on a shared VM that
 ceiling moves, and (c)/(a) cannot beat it.
+
+Then `--tiny` files of one row each at mini_batch_size 1 (the runner's per-mini-batch overhead):
+(i) multiprocessing.Pool.imap with one process per core (chunksize 1; the parent writes the rows in
+order), (a) the loop, (c) the runner with one worker per core; goal (c) >= (i).
 
 Targets on a 2-core machine: (b)/(a) >= 0.9 and (c)/(a) >= 1.7. Fixed costs (worker start-up with
 the numpy import, about 0.2 s) are paid once per job, so (c)/(a) needs a few seconds of work to
@@ -39,6 +44,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -100,6 +106,42 @@ def _child_loop(files: list[Path], mini_batch: int, out_dir: Path) -> dict:
     return {**window.close(), "rows": rows}
 
 
+_pool_score = None
+
+
+def _pool_init(scorer_dir: str) -> None:
+    import importlib.util
+
+    global _pool_score
+    os.environ["AZUREML_MODEL_DIR"] = str(Path(scorer_dir) / "model")
+    sys.path.insert(0, scorer_dir)
+    spec = importlib.util.spec_from_file_location("score", Path(scorer_dir) / "score.py")
+    _pool_score = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(_pool_score)
+    _pool_score.init()
+
+
+def _pool_run(batch: list[str]) -> list[str]:
+    return _pool_score.run(batch)
+
+
+def _child_imap(files: list[Path], mini_batch: int, out_dir: Path, workers: int) -> dict:
+    """multiprocessing.Pool.imap over the mini-batches (chunksize 1), rows written in order by the
+    parent: what a plain process pool gives, the runner's yardstick."""
+    import multiprocessing
+
+    window = _Window()
+    batches = [[str(p) for p in files[i:i + mini_batch]] for i in range(0, len(files), mini_batch)]
+    rows = 0
+    with multiprocessing.Pool(workers, initializer=_pool_init, initargs=(str(REPO / "scorer"),)) as pool, \
+            open(out_dir / "predictions.csv", "w", encoding="utf-8") as out:
+        for result in pool.imap(_pool_run, batches):
+            rows += len(result)
+            if result:
+                out.write("\n".join(result) + "\n")
+    return {**window.close(), "rows": rows}
+
+
 def _child_runner(files: list[Path], mini_batch: int, out_dir: Path, workers: int) -> dict:
     from engine.batch import BatchSettings, run_batch
 
@@ -141,6 +183,8 @@ def child_main(args: argparse.Namespace) -> None:
     out_dir = Path(args.out)
     if args.child == "loop":
         report = _child_loop(files, args.mini_batch, out_dir)
+    elif args.child == "imap":
+        report = _child_imap(files, args.mini_batch, out_dir, args.workers)
     else:
         report = _child_runner(files, args.mini_batch, out_dir, args.workers)
     report["rss_self_mb"] = _peak_rss_mb()
@@ -214,15 +258,46 @@ def make_data(folder: Path, files: int, rows: int) -> list[Path]:
     return paths
 
 
+def bytecode_note() -> str:
+    off = bool(os.environ.get("PYTHONDONTWRITEBYTECODE")) or sys.dont_write_bytecode
+    return "bytecode: " + ("not written (PYTHONDONTWRITEBYTECODE set)" if off else "compiled and cached")
+
+
+def table(modes: tuple, data: Path, count: int, mini_batch: int, args: argparse.Namespace, scratch: Path) -> None:
+    """Run the modes interleaved `args.repeat` times; print each mode's best run and the ratios of
+    paired runs against the first mode."""
+    print(f"{'files':>6} {'rows':>9}  {'mode':<10} {'seconds':>8} {'rows/s':>10} {'best/1st':>8} "
+          f"{'paired min/median':>18} {'start-up':>9} {'CPU s':>6} {'others':>7} {'parent MB':>10} {'worker MB':>10}")
+    runs: dict[str, list[dict]] = {label: [] for _, _, label in modes}
+    for _ in range(args.repeat):
+        for mode, workers, label in modes:
+            runs[label].append(measure(mode, data, count, mini_batch, workers, scratch, args.max_wait))
+    first = modes[0][2]
+    base = None
+    for mode, workers, label in modes:
+        best = min(runs[label], key=lambda r: r["seconds"])
+        rate = best["rows"] / best["seconds"]
+        base = base or rate
+        ratios = [a["seconds"] / r["seconds"] for a, r in zip(runs[first], runs[label])]
+        pair = f"{min(ratios):.2f}x / {statistics.median(ratios):.2f}x"
+        parent = max(r["rss_self_mb"] for r in runs[label])
+        worker = f"{max(r['rss_children_mb'] for r in runs[label]):.0f}" if mode != "loop" else "-"
+        startup = f"{best['startup']:.2f} s" if mode == "runner" else "-"
+        print(f"{count:>6} {best['rows']:>9}  {label:<10} {best['seconds']:>8.2f} {rate:>10.0f} "
+              f"{rate / base:>7.2f}x {pair:>18} {startup:>9} {best['cpu']:>6.2f} {best['other_load']:>6.0%} "
+              f"{parent:>10.0f} {worker:>10}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000, help="files of the small size (N); large is 4N")
     parser.add_argument("--rows", type=int, default=2000, help="rows per file")
     parser.add_argument("--mini-batch", type=int, default=10, help="mini_batch_size (files per run())")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best counts")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs per mode")
+    parser.add_argument("--tiny", type=int, default=10000, help="tiny files for the Pool.imap comparison (0: skip)")
     parser.add_argument("--max-wait", type=float, default=30.0,
                         help="seconds to wait for other processes to calm down before each run")
-    parser.add_argument("--child", choices=["loop", "runner"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["loop", "imap", "runner"], help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
@@ -248,34 +323,20 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(paths)} files), made in {time.perf_counter() - t0:.1f} s (not timed)")
         print(f"machine: {cores} cores; CPU scaling of {cores} spinning processes now: "
               f"{cpu_check(cores):.2f}x (the ceiling for (c)/(a))")
-        print(f"mini_batch_size {args.mini_batch}; best of {args.repeat} runs per cell, modes interleaved; "
-              "each run in a fresh process")
-        print(f"{'files':>6} {'rows':>9}  {'mode':<10} {'seconds':>8} {'rows/s':>10} {'vs (a)':>7} "
-              f"{'start-up':>9} {'CPU s':>6} {'others':>7} {'parent MB':>10} {'worker MB':>10}")
+        print(f"best of {args.repeat} runs per cell, modes interleaved, each run in a fresh process; "
+              f"paired: each repeat's run against the same repeat's (a) (min / median); {bytecode_note()}")
         modes = (("loop", 1, "(a) loop"), ("runner", 1, "(b) 1 wkr"), ("runner", cores, f"(c) {cores} wkr"))
+        print(f"\nmini_batch_size {args.mini_batch}")
         for count in (args.files, 4 * args.files):
-            runs: dict[str, list[dict]] = {label: [] for _, _, label in modes}
-            for _ in range(args.repeat):
-                for mode, workers, label in modes:
-                    runs[label].append(measure(mode, data, count, args.mini_batch, workers, scratch,
-                                               args.max_wait))
-            for mode, workers, label in modes:  # up to 2 more runs where others disturbed the best
-                for _ in range(2):
-                    if min(runs[label], key=lambda r: r["seconds"])["other_load"] < 0.1:
-                        break
-                    runs[label].append(measure(mode, data, count, args.mini_batch, workers, scratch,
-                                               args.max_wait))
-            base = None
-            for mode, workers, label in modes:
-                best = min(runs[label], key=lambda r: r["seconds"])
-                rate = best["rows"] / best["seconds"]
-                base = base or rate
-                parent = max(r["rss_self_mb"] for r in runs[label])
-                worker = f"{max(r['rss_children_mb'] for r in runs[label]):.0f}" if mode == "runner" else "-"
-                startup = f"{best['startup']:.2f} s" if mode == "runner" else "-"
-                print(f"{count:>6} {best['rows']:>9}  {label:<10} {best['seconds']:>8.2f} {rate:>10.0f} "
-                      f"{rate / base:>6.2f}x {startup:>9} {best['cpu']:>6.2f} {best['other_load']:>6.0%} "
-                      f"{parent:>10.0f} {worker:>10}", flush=True)
+            table(modes, data, count, args.mini_batch, args, scratch)
+        if args.tiny:
+            tiny = scratch / "tiny"
+            write_sample_files(tiny, files=args.tiny, rows_per_file=1, seed=0)
+            (tiny / "files.txt").write_text("".join(f"{p}\n" for p in sorted(tiny.glob("*.csv"))))
+            print(f"\n{args.tiny} tiny files (1 row each), mini_batch_size 1: the runner against "
+                  "multiprocessing.Pool.imap with as many processes (goal: (c) >= (i))")
+            modes = (("imap", cores, f"(i) imap {cores}"), ("loop", 1, "(a) loop"), ("runner", cores, f"(c) {cores} wkr"))
+            table(modes, tiny, args.tiny, 1, args, scratch)
     return 0
 
 

@@ -102,6 +102,13 @@ def bench_startup(repeat: int) -> None:
     for name, values in firsts.items():
         label = name.replace("(first screen)", "painted")
         print(f"  {label:<34} {statistics.median(values) * 1000:7.0f} ms after spawn (first screen)")
+    bare_runs, app_runs = firsts.get("bare Textual app (first screen)", []), firsts.get("amlbatch app (first screen)", [])
+    ratios = [a / b for a, b in zip(app_runs, bare_runs)]  # same repeat: run back to back
+    if ratios and len(app_runs) == len(bare_runs):
+        print(f"  first paint, amlbatch / bare (paired, min / median): {min(ratios):.2f}x / "
+              f"{statistics.median(ratios):.2f}x (goal <= 1.2x)")
+    off = bool(os.environ.get("PYTHONDONTWRITEBYTECODE")) or sys.dont_write_bytecode
+    print("  bytecode: " + ("not written (PYTHONDONTWRITEBYTECODE set)" if off else "compiled and cached"))
     code = ("import sys, tui.app; print(len(sys.modules), sum(1 for m in sys.modules if m.startswith('azure')), "
             "'engine.run' in sys.modules)")
     out = subprocess.run([py, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env).stdout.split()

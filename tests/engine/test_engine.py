@@ -224,13 +224,21 @@ def test_every_run_appends_a_record_of_its_events(make_profile) -> None:
     assert [ev.from_dict(line) for line in lines] == sink.events
 
 
+# A second profile in the first one's workspace: its own names for everything that is not shared.
+GUEST_TABLES = ('\n[compute]\nname = "guest-cluster"\n[endpoint]\nname = "guest-endpoint"\n'
+                '[storage]\ninput_datastore = "guest_in"\noutput_datastore = "guest_out"\n')
+GUEST_SETS = ["data.prefix=guest", "scorer.model_name=guest-model", "scorer.environment_name=guest-env"]
+
+
+def without_id(text: str) -> str:
+    """A profile file's text as a new profile (copying a file with its id would be a copy of that profile)."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith("id ="))
+
+
 def test_teardown_keeps_what_another_profile_created(make_profile, tmp_path: Path) -> None:
     owner = load(str(make_profile(name="owner")))
     provision(owner)
-    guest_path = tmp_path / "guest.toml"
-    guest_path.write_text((tmp_path / "owner.toml").read_text() + "\n[compute]\nname = \"guest-cluster\"\n"
-                          "[endpoint]\nname = \"guest-endpoint\"\n")
-    guest = load(str(guest_path))
+    guest = load(str(make_profile(name="guest", extra=GUEST_TABLES)), GUEST_SETS)
     outcomes = provision(guest).outcomes()
     assert outcomes["resource_group"] == "exists" and outcomes["compute"] == "created"
 
@@ -246,7 +254,7 @@ def test_teardown_keeps_what_another_profile_created(make_profile, tmp_path: Pat
 def test_endpoint_names_are_unique_per_region(make_profile, tmp_path: Path) -> None:
     provision(load(str(make_profile(name="first", extra='[endpoint]\nname = "shared-name"\n'))))
     other = tmp_path / "second.toml"
-    other.write_text((tmp_path / "first.toml").read_text().replace('resource_group', 'x')
+    other.write_text(without_id((tmp_path / "first.toml").read_text()).replace('resource_group', 'x')
                      + '\n[workspace]\nresource_group = "other-rg"\n')
     sink = provision(load(str(other)))
     endpoint = sink.finished()["endpoint"]

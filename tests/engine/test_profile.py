@@ -15,6 +15,7 @@ BAD_VALUES = [
     ("account.subscription_id", "not-a-guid", "GUID"),
     ("account.tenant_id", "1234", "GUID"),
     ("account.auth", "password", "one of 'cli'"),
+    ("account.cloud", "AzureGermanCloud", "one of 'AzureCloud'"),
     ("workspace.resource_group", "a" * 91, "1-90 characters"),
     ("workspace.resource_group", "my-rg.", "must not end with '.'"),
     ("workspace.resource_group", "rg with space", "1-90 characters"),
@@ -49,6 +50,9 @@ BAD_VALUES = [
     ("scorer.image", "", "must not be empty"),
     ("scorer.model_name", "-model", "starting with a letter or digit"),
     ("scorer.environment_name", "env/1", "letters, digits"),
+    ("scorer.columns", "file,score", "must be a list of column names"),
+    ("scorer.columns", ["file", "a,b"], "column 'a,b': 1-64 characters"),
+    ("scorer.columns", ["score", "score"], "each column name once"),
     ("endpoint.name", "1endpoint", "starting with a letter"),
     ("endpoint.name", "endpoint-", "ending with a letter or digit"),
     ("endpoint.name", "e" * 33, "3-32 characters"),
@@ -61,6 +65,10 @@ BAD_VALUES = [
     ("endpoint.error_threshold", -2, ">= -1"),
     ("endpoint.max_retries", -1, ">= 0"),
     ("endpoint.timeout", 0, ">= 1"),
+    ("endpoint.init_timeout", 0, ">= 1"),
+    ("endpoint.init_timeout", "60", "must be a whole number"),
+    ("scorer.folder", "a" * 1025, "at most 1024 characters"),
+    ("data.files", ["/x/" + "b" * 256], "entry 0: at most 255 characters"),
     ("endpoint.logging_level", "verbose", "one of 'debug'"),
     ("schedule.frequency", "hourly", "one of ''"),
     ("schedule.interval", 0, ">= 1"),
@@ -202,10 +210,11 @@ def test_save_is_atomic_and_keeps_the_previous_file(tmp_path: Path, monkeypatch:
     def broken_replace(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
+    real_replace = os.replace
     monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError):
         profiles.save(second, path)
-    monkeypatch.undo()
+    monkeypatch.setattr(os, "replace", real_replace)  # not undo(): that would drop AMLBATCH_HOME too
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.toml"]
 
@@ -223,7 +232,7 @@ def test_profile_names_and_paths(tmp_path: Path) -> None:
     assert name == "prod" and path == profiles.profile_path("prod")
     with pytest.raises(ProfileError, match="--profile: -bad: 1-64 characters"):
         profiles.locate("-bad")
-    with pytest.raises(ProfileError, match="no such profile file"):
+    with pytest.raises(ProfileError, match="no saved profile 'missing'"):
         profiles.load("missing")
 
 

@@ -196,7 +196,7 @@ class TemplateDeploymentsMixin:
         body = {k: res.get(k) for k in ("location", "tags", "kind", "sku", "identity", "properties")
                 if res.get(k) is not None}
         if rtype == STORAGE:
-            return self._create_storage_account(sub, group["name"], res["name"], body)["id"]
+            return self._create_storage_account(sub, group["name"], res["name"], body, req.host)["id"]
         if rtype == WORKSPACE:
             return self._create_workspace(sub, group, res["name"], body, req)["id"]
         if rtype.startswith(WORKSPACE + "/"):

@@ -43,6 +43,14 @@ class ResourceGroupsMixin:
         groups = [g for (s, _), g in self.resource_groups.items() if s == sub.lower()]
         return json_response({"value": groups})
 
+    @route("GET", "arm", RG + "/providers/Microsoft.Authorization/permissions")
+    def arm_group_permissions(self, req: Request) -> Response:
+        """Permissions - List For Resource Group: the caller's effective permissions. The fake's
+        identities hold ``caller_permissions`` (default: an Owner's "*" with every blob data action)."""
+        self._rg(req.match["sub"], req.match["rg"])
+        default = [{"actions": ["*"], "notActions": [], "dataActions": ["Microsoft.Storage/*"], "notDataActions": []}]
+        return json_response({"value": getattr(self, "caller_permissions", None) or default, "nextLink": None})
+
     @route("HEAD", "arm", RG)
     def arm_group_exists(self, req: Request) -> Response:
         group = self._rg(req.match["sub"], req.match["rg"], must_exist=False)
@@ -119,6 +127,10 @@ class ResourceGroupsMixin:
 
     @route("GET", "arm", RG + "/resources")
     def arm_list_group_resources(self, req: Request) -> Response:
+        """Resources - List By Resource Group: the group's top-level resources (workspaces, storage
+        accounts, key vaults, insights...) with id, type, location and tags. Azure ML's child resources
+        are not listed here; amlbatch reads those through Azure ML, so it does not depend on whether
+        ARM shows them."""
         self._rg(req.match["sub"], req.match["rg"])
         items = [{k: r[k] for k in ("id", "name", "type", "location", "tags", "kind", "sku") if k in r}
                  for r in self._resources_in_group(req.match["sub"], req.match["rg"])]

@@ -7,7 +7,7 @@ import re
 
 from . import _catalog
 from ._core import RG
-from ._http import Request, Response, json_response, not_found, route
+from ._http import ApiError, Request, Response, json_response, not_found, route
 
 # Resource types the fake knows how to "provision" beyond storing the JSON.
 STORAGE = "microsoft.storage/storageaccounts"
@@ -76,6 +76,33 @@ class GenericResourcesMixin:
                             "details please go to https://aka.ms/ARMResourceNotFoundFix")
         return res
 
+    # ------------------------------------------------------------------ ARM's Tags API at any scope
+
+    @route("GET,PATCH,PUT", "arm", "/{scope:.+}/providers/Microsoft.Resources/tags/default", priority=10)
+    def arm_tags_at_scope(self, req: Request) -> Response:
+        """Tags of the resource at `scope` (Tags - Get/Update/Create Or Update At Scope). PATCH takes
+        {"operation": "Merge"|"Replace"|"Delete", "properties": {"tags": {...}}}. Only tracked resources
+        (tags at the top level: groups, workspaces, clusters, endpoints, deployments) take tags here;
+        the fake refuses the others, as it cannot say what Azure does with them."""
+        res = self.resource("/" + req.match["scope"])
+        if res is None:
+            raise not_found(f"The resource '/{req.match['scope']}' was not found.")
+        if "tags" not in res:
+            raise ApiError(400, "InvalidResourceType", "The resource does not support tags at its top level.")
+        if req.method != "GET":
+            body = req.json()
+            given = dict((body.get("properties") or {}).get("tags") or {})
+            operation = body.get("operation", "Replace") if req.method == "PATCH" else "Replace"
+            if operation == "Merge":
+                res["tags"] = {**(res.get("tags") or {}), **given}
+            elif operation == "Delete":
+                res["tags"] = {k: v for k, v in (res.get("tags") or {}).items() if k not in given}
+            else:
+                res["tags"] = given
+        return json_response({"id": f"/{req.match['scope']}/providers/Microsoft.Resources/tags/default",
+                              "name": "default", "type": "Microsoft.Resources/tags",
+                              "properties": {"tags": res.get("tags") or {}}})
+
     # ------------------------------------------------------------------ routes (catch-all, below every specific route)
 
     @route("GET,HEAD", "arm", RG + "/providers/{ns}/{rtype}/{name}", priority=-10)
@@ -91,7 +118,7 @@ class GenericResourcesMixin:
             f"/subscriptions/{m['sub']}/resourceGroups/{m['rg']}/providers/{m['ns']}/{m['rtype']}/{m['name']}".lower())
         body = req.json()
         if f"{m['ns']}/{m['rtype']}".lower() == STORAGE:
-            res = self._create_storage_account(m["sub"], m["rg"], m["name"], body)
+            res = self._create_storage_account(m["sub"], m["rg"], m["name"], body, req.host)
         else:
             res = self._generic_resource_json(m["sub"], m["rg"], m["ns"], m["rtype"], m["name"], body)
             self._put_resource(res["id"], res)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ._core import RG, now_iso
-from ._http import ApiError, Request, Response, json_response, route
+from ._http import ApiError, Request, Response, json_response, route, storage_suffix
 
 STORAGE_NAME_RE = re.compile(r"^[a-z0-9]{3,24}$")
 
@@ -13,7 +13,7 @@ STORAGE_NAME_RE = re.compile(r"^[a-z0-9]{3,24}$")
 class StorageAccountsMixin:
     """Creating a storage account also creates its blob data plane (_blob_accounts)."""
 
-    def _create_storage_account(self, sub: str, rg: str, name: str, body: dict) -> dict:
+    def _create_storage_account(self, sub: str, rg: str, name: str, body: dict, arm_host: str = "") -> dict:
         if not STORAGE_NAME_RE.match(name):
             raise ApiError(400, "AccountNameInvalid",
                            f"{name} is not a valid storage account name. Storage account name must be between 3 "
@@ -29,8 +29,8 @@ class StorageAccountsMixin:
         out.setdefault("kind", "StorageV2")
         props = out["properties"]
         props.update({
-            "primaryEndpoints": {k: f"https://{name}.{k}.core.windows.net/" for k in ("blob", "file", "queue",
-                                                                                         "table", "dfs", "web")},
+            "primaryEndpoints": {k: f"https://{name}.{k}.{storage_suffix(arm_host)}/"
+                                 for k in ("blob", "file", "queue", "table", "dfs", "web")},
             "primaryLocation": out["location"],
             "statusOfPrimary": "available",
             "creationTime": (existing or {}).get("properties", {}).get("creationTime", now_iso()),

@@ -9,6 +9,14 @@ from ._core import now_iso
 from ._http import ApiError, Request
 
 
+SOVEREIGN_AUDIENCES = {
+    "management.chinacloudapi.cn": ("https://management.chinacloudapi.cn", "https://management.core.chinacloudapi.cn"),
+    "management.usgovcloudapi.net": ("https://management.usgovcloudapi.net",
+                                     "https://management.core.usgovcloudapi.net"),
+}
+ALL_SOVEREIGN = tuple(a for audiences in SOVEREIGN_AUDIENCES.values() for a in audiences)
+
+
 class AuthMixin:
     """Token audience/tenant/expiry checks run by the dispatcher before every ARM and ML handler."""
 
@@ -33,13 +41,16 @@ class AuthMixin:
             raise ApiError(401, "ExpiredAuthenticationToken",
                            "The access token expiry UTC time is earlier than current UTC time.")
         aud = (claims.get("aud") or "").rstrip("/")
-        management = ("https://management.azure.com", "https://management.core.windows.net")
+        # each cloud's Resource Manager takes only its own audiences (a public-cloud token fails in China)
+        management = SOVEREIGN_AUDIENCES.get((req.host or "").lower(),
+                                             ("https://management.azure.com", "https://management.core.windows.net"))
         if req.kind == "arm" and aud not in management:
             raise ApiError(401, "InvalidAuthenticationTokenAudience",
                            f"The access token has been obtained for wrong audience or resource '{aud}'. It should "
-                           "exactly match with one of the allowed audiences 'https://management.core.windows.net/',"
-                           "'https://management.azure.com/'.")
-        if req.kind == "ml" and aud not in management + ("https://ml.azure.com",):
+                           "exactly match with one of the allowed audiences "
+                           + ",".join(f"'{a}/'" for a in management) + ".")
+        if req.kind == "ml" and aud not in management + ("https://ml.azure.com", "https://ml.azure.cn",
+                                                         "https://ml.azure.us") + ALL_SOVEREIGN:
             raise ApiError(401, "InvalidAuthenticationTokenAudience",
                            f"The access token has been obtained for wrong audience '{aud}'.")
         sub = req.match.get("sub")

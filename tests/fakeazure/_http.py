@@ -9,8 +9,21 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-ARM_HOSTS = ("management.azure.com",)
-AAD_HOSTS = ("login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net")
+# the public cloud, then Azure China and Azure US Government (`az cloud show`): one fake state serves all
+ARM_HOSTS = ("management.azure.com", "management.chinacloudapi.cn", "management.usgovcloudapi.net")
+AAD_HOSTS = ("login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net",
+             "login.chinacloudapi.cn", "login.microsoftonline.us")
+STORAGE_SUFFIX = {"management.chinacloudapi.cn": "core.chinacloudapi.cn",
+                  "management.usgovcloudapi.net": "core.usgovcloudapi.net"}
+
+
+def storage_suffix(host: str) -> str:
+    """The storage endpoint suffix of the cloud whose Resource Manager `host` is."""
+    return STORAGE_SUFFIX.get((host or "").lower(), "core.windows.net")
+
+
+BLOB_SUFFIXES = (".blob.core.windows.net", ".dfs.core.windows.net", ".blob.core.chinacloudapi.cn",
+                 ".blob.core.usgovcloudapi.net")
 
 # Hosts the fake answers for. Anything else (e.g. Azurite on 127.0.0.1) goes to the real network.
 FAKE_HOST_SUFFIXES = (
@@ -27,6 +40,11 @@ FAKE_HOST_SUFFIXES = (
     ".cortanaanalytics.com",
     ".cortanaintelligence.com",
     ".azureedge.net",  # azureml schema downloads
+    ".chinacloudapi.cn",  # Azure China: management, login, storage
+    ".usgovcloudapi.net",  # Azure US Government: management, storage
+    ".microsoftonline.us",  # Azure US Government sign-in
+    ".ml.azure.cn",
+    ".ml.azure.us",
 )
 IMDS_HOSTS = ("169.254.169.254", "169.254.169.253")
 
@@ -47,12 +65,12 @@ def host_kind(host: str) -> str:
         return "aad"
     if host in IMDS_HOSTS:
         return "imds"
-    if host.endswith(".blob.core.windows.net") or host.endswith(".dfs.core.windows.net"):
+    if host.endswith(BLOB_SUFFIXES):
         return "blob"
     if host.endswith(".file.core.windows.net"):
         return "file"
-    if host.endswith(".api.azureml.ms") or host.endswith(".ml.azure.com") or host.endswith(".azureml.net") \
-            or host.endswith(".aether.ms") or host.endswith(".experiments.azureml.net"):
+    if host.endswith((".api.azureml.ms", ".ml.azure.com", ".azureml.net", ".aether.ms", ".experiments.azureml.net",
+                      ".ml.azure.cn", ".ml.azure.us")):
         return "ml"
     if "applicationinsights" in host or host.endswith(".visualstudio.com") or "monitor.azure.com" in host:
         return "telemetry"

@@ -68,7 +68,7 @@ class LroMixin:
         self.operations[op.id] = op
         if op.polls_left <= 0:
             op.finish()
-        base = "https://management.azure.com" if req.kind == "arm" else req.base
+        base = f"https://{req.host.lower()}" if req.kind == "arm" else req.base  # the cloud's own ARM host
         sub = (req.match.get("sub") or next(iter(self.subscriptions.values()))["id"])
         loc = location or "global"
         headers: dict[str, str] = {}

@@ -8,7 +8,7 @@ import re
 import uuid
 
 from ._core import WS
-from ._http import ApiError, Request, Response, bad_request, json_response, not_found, route
+from ._http import ApiError, Request, Response, bad_request, json_response, not_found, route, storage_suffix
 from ._ml_workspaces import WorkspaceState
 
 ASSET_KINDS = "(?:environments|models|codes|data|components)"
@@ -128,6 +128,10 @@ class AssetsMixin:
         kind = req.match["kind"].lower()
         entry = ws.assets.get(kind, {}).get(req.match["name"].lower())
         items = list(entry["versions"].values()) if entry else []
+        if kind == "codes" and req.query.get("hash"):
+            # Azure (Code Versions - List): "return CodeVersion assets with specified content hash
+            # value, regardless of name" - how azure-ai-ml finds anonymous code it already uploaded
+            items = [v for e in ws.assets.get(kind, {}).values() for v in e["versions"].values()]
         items = self._list_view(items, req)
         if req.query.get("hash"):
             items = [v for v in items if (v["properties"].get("properties") or {}).get("hash_sha256")
@@ -222,7 +226,7 @@ class AssetsMixin:
         # Like Azure: a fresh container in the workspace storage account, handed out with a SAS.
         container = uuid.uuid4().hex
         self._create_container(account, container, {})
-        blob_uri = f"https://{account['name']}.blob.core.windows.net/{container}"
+        blob_uri = f"https://{account['name']}.blob.{storage_suffix(req.host)}/{container}"
         sas = self.make_sas(account["name"], container)
         return json_response({
             "blobReferenceForConsumption": {

@@ -55,6 +55,11 @@ class BatchDeploymentsMixin:
         code = (props.get("codeConfiguration") or {}).get("codeId")
         if code:
             self._resolve_asset_ref(ws, code, "codes")
+        level = props.get("loggingLevel")
+        if level is not None and str(level).lower() not in ("info", "warning", "debug"):
+            # BatchLoggingLevel (2024-01-01-preview and later): Info, Warning, Debug
+            raise bad_request(f"The field loggingLevel has an invalid value '{level}'. Allowed values: Info, "
+                              "Warning, Debug.", code="UserError")
         current = ws.deployments.get(ep["name"].lower(), {}).get(name.lower())
         props.setdefault("deploymentConfiguration", None)
         if props.get("deploymentConfiguration") is None:

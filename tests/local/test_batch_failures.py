@@ -149,7 +149,8 @@ def run(mini_batch):
 
     assert result.status == "Completed"
     assert elapsed < 10
-    assert result.failures == [(str(files[1]), "timed out after 0.8 s")]
+    log = job.logs / "worker-2.txt"
+    assert result.failures == [(str(files[1]), f"timed out after 0.8 s (mini-batch 2; see {log})")]
     assert job.output_lines() == expected_echo([files[0], files[2], files[3]])
     assert "attempt 1 of 2 failed: timed out" in job.logs_text()
 
@@ -172,8 +173,11 @@ def run(mini_batch):
 
     assert result.status == "Completed"
     assert counter.read_text() == "xxx"  # 1 + max_retries attempts
-    assert result.failures == [(str(files[0]), "ValueError: cannot score this"),
-                               (str(files[1]), "ValueError: cannot score this")]
+    reason = "ValueError: cannot score this (mini-batch 1; see {})"  # the type, the mini-batch, the log
+    logs = [line for line in result.failures[0][1].split("see ")[1:]]
+    assert logs and logs[0].rstrip(")").startswith(str(job.logs / "worker-"))
+    assert result.failures == [(str(files[0]), reason.format(logs[0].rstrip(")"))),
+                               (str(files[1]), reason.format(logs[0].rstrip(")")))]
     assert result.failed_files == 2 and job.output_lines() == expected_echo(files[2:])
 
 

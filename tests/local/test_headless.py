@@ -141,13 +141,15 @@ def test_ctrl_c_cancels_cleanly_and_exits_130(make_profile, monkeypatch: pytest.
 
     import engine.targets as targets
 
+    real_build = targets.build
     monkeypatch.setattr(targets, "build", lambda p, e, c: InterruptedUpload(p, e, c))
     path = str(make_profile(files=5))
     assert main(["--profile", path, "--yes"]) == 130
     captured = capsys.readouterr()
     assert "Stopping after the current operation" in captured.err
     assert "canceled" in captured.out and "Run the same command again to resume" in captured.out
-    monkeypatch.undo()
+    # Put back only the real target: a full monkeypatch.undo() would also undo AMLBATCH_HOME.
+    monkeypatch.setattr(targets, "build", real_build)
     assert main(["--profile", path, "--yes"]) == 0
     assert "0 failed" in capsys.readouterr().out
 

@@ -33,7 +33,8 @@ def demo_rows() -> dict[tuple[str, str], list[float]]:
 def test_main_command_scores_every_row_like_the_model_itself(capsys: pytest.CaptureFixture) -> None:
     assert main(["--profile", "demo", "--yes", "--submit"]) == 0
     out = capsys.readouterr().out
-    assert "Completed: job" in out and "10,000 rows scored, 0 failed files" in out and "first rows:" in out
+    assert "Completed: job" in out and "10,000 rows scored, 0 failed files" in out \
+        and "first rows (file, row_id, label, probability):" in out
 
     profile = load("demo")
     [job] = jobs.list_jobs(profile)
@@ -90,7 +91,7 @@ def test_submit_another_input_and_bad_file_is_reported(tmp_path: Path, capsys: p
     capsys.readouterr()
     assert main(["--profile", "demo", "--yes", "--submit", "--input", str(extra)]) == 0
     out = capsys.readouterr().out
-    assert "500 rows scored, 1 failed files" in out
+    assert "500 rows scored, 1 failed file in" in out
     assert "failed: " in out and "broken.csv" in out
     [job] = jobs.list_jobs(load("demo"))
     assert job.input == str(extra) and job.failures == 1

@@ -186,6 +186,35 @@ def test_bad_files_are_skipped_named_and_the_good_rows_kept(score, trained, tmp_
         assert name in logged
 
 
+def test_large_files_take_the_fast_path_and_read_exactly_like_small_ones(score, trained, tmp_path) -> None:
+    names = trained.feature_names
+    rows = trained.data[:200]
+    order = [*names[::-1], "ID"]  # columns in another order, the id last
+    lines = [",".join(order)] + [",".join([*map(repr, r[::-1].tolist()), f" r{i} "]) for i, r in enumerate(rows)]
+    big = tmp_path / "big.csv"
+    big.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n\r\n").encode())
+    assert big.stat().st_size > score._ARROW_MIN_BYTES
+    small = []
+    for i in range(3):
+        path = tmp_path / f"small-{i}.csv"
+        path.write_text(lines[0] + "\n" + lines[i + 1] + "\n")
+        small.append(str(path))
+    out = score.run([str(big)])
+    assert [line.split(",", 1)[1] for line in out[:3]] == [line.split(",", 1)[1] for line in score.run(small)]
+    _, ids, labels, proba = parse_rows(out)
+    assert ids == [f"r{i}" for i in range(200)]
+    expected = trained.pipeline.predict_proba(rows)[:, list(trained.class_names).index("malignant")]
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-9)
+    bad_rows = {"long": lines[5] + ",5", "text": lines[5].replace(lines[5].split(",")[2], "abc"),
+                "inf": lines[5].replace(lines[5].split(",")[2], "inf")}
+    for name, bad in bad_rows.items():
+        (tmp_path / f"{name}.csv").write_text("\n".join(lines[:150] + [bad] + lines[150:]) + "\n")
+    assert score.run([str(tmp_path / f"{name}.csv") for name in bad_rows]) == []
+    failures = {Path(p).stem: reason for p, reason in score.pop_failures()}
+    assert failures["long"] == "data row 150 has 32 fields, the header 31"
+    assert "abc" in failures["text"] and failures["inf"] == "non-finite value in data row 150"
+
+
 def test_summary_only_writes_own_files_and_returns_the_scored_paths(tmp_path: Path, monkeypatch) -> None:
     out_dir = tmp_path / "out"
     out_dir.mkdir()
@@ -229,9 +258,9 @@ def test_scorer_package_imports_nothing_from_the_rest_of_the_repo() -> None:
             else:
                 continue
             assert not set(roots) & {"engine", "tui", "themes", "<relative>"}, f"{path.name}: {roots}"
-    score_imports = {alias.name for node in ast.walk(ast.parse((SCORER / "score.py").read_text()))
+    score_imports = {alias.name.split(".")[0] for node in ast.walk(ast.parse((SCORER / "score.py").read_text()))
                      if isinstance(node, ast.Import) for alias in node.names}
-    assert score_imports <= {"json", "logging", "os", "numpy"}
+    assert score_imports <= {"json", "logging", "os", "numpy", "pyarrow"}  # what environment.yml installs
 
 
 def test_importing_scorer_does_not_import_numpy() -> None:
@@ -244,7 +273,7 @@ def test_importing_scorer_does_not_import_numpy() -> None:
 
 def test_environment_file_has_what_batch_deployments_need() -> None:
     text = (SCORER / "environment.yml").read_text()
-    for needle in ("python=3.11", "numpy", "azureml-core", "azureml-dataset-runtime[fuse]"):
+    for needle in ("python=3.11", "numpy", "pyarrow", "azureml-core", "azureml-dataset-runtime[fuse]"):
         assert needle in text
     assert "scikit-learn" not in text and "pandas" not in text
 

@@ -82,10 +82,12 @@ def snap_home(monkeypatch: pytest.MonkeyPatch) -> Path:
     SNAP_HOME.mkdir(parents=True)
     monkeypatch.setenv("AMLBATCH_HOME", str(SNAP_HOME))
     monkeypatch.chdir(SNAP_HOME)
+    before = set(threading.enumerate())
     yield SNAP_HOME
-    for thread in threading.enumerate():  # workers the app left behind still write here
-        if thread is not threading.current_thread():
-            thread.join(5)
+    # workers the app left behind still write here; threads older than the test (tqdm's monitor,
+    # which azure-ai-ml's downloads start and which never ends) would each cost the full timeout
+    for thread in set(threading.enumerate()) - before:
+        thread.join(5)
     shutil.rmtree(SNAP_HOME, ignore_errors=True)
 
 
@@ -160,10 +162,14 @@ def scripted_runner(done: int = 10, fail_at: str | None = None, block: bool = Fa
 
 def scripted_submitter(status: str = "Completed", block: bool = False):
     from engine.jobs import JobInfo
+    from engine.paths import data_dir
 
     def submit(profile: Any, emit: Any, cancel: Any, input_path: Any) -> Any:
         job_id = "snap-endpoint-20260101000000-abc123"
-        emit(ev.JobSubmitted(job_id, "azureml://datastores/amlbatch_input/paths/data", "results/"))
+        # as the local target writes them: absolute paths under the state root
+        blobs = data_dir() / "local/subscriptions/local/resourceGroups/snap-rg/storageAccounts/snapws33adbf84/containers"
+        emit(ev.JobSubmitted(job_id, "azureml://datastores/amlbatch_input/paths/data",
+                             str(blobs / "amlbatch-output/blobs/snap-endpoint" / job_id)))
         emit(ev.JobStatus(job_id, "Running"))
         emit(ev.JobProgress(job_id, 3, 4, 15, 20, 7_500, 1))
         for n in range(3):
@@ -174,7 +180,10 @@ def scripted_submitter(status: str = "Completed", block: bool = False):
             status_ = "Canceled"
         else:
             status_ = status
-        failed = [["part-9.csv", "missing column 'x'"]] if status_ != "Completed" else []
+        failed = [[str(blobs / "amlbatch-input/blobs/data/part-9.csv"), "missing column 'x'"]] \
+            if status_ != "Completed" else []
+        for name, reason in failed:
+            emit(ev.JobLog(job_id, "overview", f"failed: {name}: {reason}", "error"))
         emit(ev.JobFinished(job_id, status_, 10_000, len(failed), 4.0, "results/"))
         return JobInfo(job_id, status_, 0.0, "data", "<output>/snap-endpoint-20260101000000-abc123",
                        10_000, len(failed), 4.0, "1 file failed" if failed else "", failed)

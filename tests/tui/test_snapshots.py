@@ -1,4 +1,4 @@
-"""SVG snapshots of every screen, in the dark and the light theme, at 80x24.
+"""SVG snapshots of every screen, in the dark and the light theme, at 80x24 and at 120x36.
 
 Deterministic: a fixed AMLBATCH_HOME folder, a fixed clock, a scripted backend where
 durations or ids would vary, cursor blink off. Update with `pytest tests/tui --snapshot-update`.
@@ -28,7 +28,7 @@ from tests.tui.conftest import (FakeClock, FakeCloud, ScriptedBackend, fake_prev
 from tui.app import AmlBatchApp
 from tui.backend import Backend
 
-SIZE = (80, 24)
+SIZES = {"80x24": (80, 24), "120x36": (120, 36)}
 THEMES = pytest.mark.parametrize("theme", [themes.DARK, themes.LIGHT])
 # These screens show a path under the fixed snapshot folder, which only Linux spells as the snapshot does.
 SHOWS_A_PATH = pytest.mark.skipif(sys.platform != "linux", reason="the snapshot holds a Linux path")
@@ -44,11 +44,17 @@ def stable_ids(svg: str) -> str:
     return body.replace("terminal-ID", f"terminal-{zlib.adler32(body.encode())}")
 
 
+@pytest.fixture(params=list(SIZES), ids=list(SIZES))
+def size(request: pytest.FixtureRequest) -> tuple[int, int]:
+    """Every snapshot at the smallest supported terminal and at a common larger one."""
+    return SIZES[request.param]
+
+
 @pytest.fixture
-def snap_compare(snapshot: Any) -> Callable[..., bool]:
+def snap_compare(snapshot: Any, size: tuple[int, int]) -> Callable[..., bool]:
     snapshot = snapshot.use_extension(SVGSnapshot)
 
-    def compare(app: AmlBatchApp, terminal_size: tuple[int, int] = SIZE,
+    def compare(app: AmlBatchApp, terminal_size: tuple[int, int] = size,
                 run_before: Callable[[Any], Awaitable[None]] | None = None) -> bool:
         from textual._doc import take_svg_screenshot
 
@@ -82,7 +88,7 @@ def snap(snap_compare: Any, app: AmlBatchApp, before: Callable[[Any], Awaitable[
         await before(pilot)
         await steady(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, run_before=run_before)
 
 
 def name_of(app: AmlBatchApp) -> str:
@@ -239,7 +245,7 @@ def test_run_in_progress(snap_compare, snap_home, theme) -> None:
         await before(pilot)
         await pilot.pause(0.25)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, run_before=run_before)
 
 
 @THEMES
@@ -290,9 +296,10 @@ def test_results(snap_compare, snap_home, theme) -> None:
 
     app = make_app(theme, snap_home, ScriptedBackend(submitter=scripted_submitter(),
                                                      previewer=lambda p, j, n: fake_preview()))
+    columns = {"columns": ["file", "row_id", "label", "probability"]}
 
     async def before(pilot):
-        screen = JobScreen(make_profile(snap_home, "snap", save=False))
+        screen = JobScreen(make_profile(snap_home, "snap", save=False, scorer=columns))
         await app.push_screen(screen)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen.state == "done")
@@ -335,9 +342,10 @@ def test_help(snap_compare, snap_home, theme) -> None:
 
 @THEMES
 def test_azure_sign_in_failed(snap_compare, snap_home, theme) -> None:
-    app = make_app(theme, snap_home, FakeCloud(fail_sign_in="sign-in (device_code) failed: the code "
-                                                            "expired. To fix: finish the device-code "
-                                                            "sign-in in a browser before the code expires"))
+    app = make_app(theme, snap_home, FakeCloud(fail_sign_in="sign-in (device_code) failed: the device code "
+                                                            "expired before the sign-in was finished. To fix: "
+                                                            "sign in again and enter the new code in the "
+                                                            "browser within 15 minutes"))
 
     async def before(pilot):
         await open_form(pilot, "signin", target="azure")

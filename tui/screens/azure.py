@@ -12,7 +12,7 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import var
 from textual.widgets import Button, LoadingIndicator, Static
 
@@ -25,9 +25,10 @@ from tui.widgets._search_table import SearchTable
 
 class SignInScreen(WizardScreen):
     wizard_key = "signin"
-    INTRO = ("Sign in to list your subscriptions, regions and VM sizes. Tokens stay in memory; "
-             "amlbatch never writes one to disk.")
-    BINDINGS = [Binding("ctrl+g", "sign_in", "Sign in", priority=True)]
+    INTRO = ("Sign in to list your subscriptions, regions and VM sizes (tokens stay in memory), or type "
+             "the subscription id and go on without signing in: the profile is checked when it runs.")
+    BINDINGS = [Binding("ctrl+g", "sign_in", "Sign in", priority=True),
+                Binding("ctrl+k", "skip", "Without signing in", priority=True)]
     # The mode is a class on the screen: -idle, -waiting (the spinner) or -code (the spinner and
     # the device code to enter).
     DEFAULT_CSS = """
@@ -49,7 +50,12 @@ class SignInScreen(WizardScreen):
             yield FieldInput("account.auth", self.draft.raw.get("account.auth", p.account.auth))
             yield FieldInput("account.tenant_id", self.draft.raw.get("account.tenant_id", p.account.tenant_id),
                              placeholder="empty: your account's home tenant")
-            yield Button("Sign in  ^g", id="sign-in", variant="primary", compact=True)
+            yield FieldInput("account.subscription_id",
+                             self.draft.raw.get("account.subscription_id", p.account.subscription_id),
+                             placeholder="empty: pick it from a list after signing in")
+            with Horizontal(id="signin-buttons"):
+                yield Button("Sign in  ^g", id="sign-in", variant="primary", compact=True)
+                yield Button("Without signing in  ^k", id="skip", compact=True)
             with Vertical(id="signin-box"):
                 yield Static("", id="signin-prompt", markup=False)
                 yield Static("", id="signin-code", markup=False)
@@ -80,6 +86,9 @@ class SignInScreen(WizardScreen):
         if event.button.id == "sign-in":
             event.stop()
             self.action_sign_in()
+        elif event.button.id == "skip":
+            event.stop()
+            self.action_skip()
         else:
             super().on_button_pressed(event)
 
@@ -119,6 +128,7 @@ class SignInScreen(WizardScreen):
         if message.attempt != self.attempt:
             return  # an older attempt, given up on
         self.draft.credential = message.credential
+        self.draft.offline = False
         self.draft.cache.clear()
         self.done_waiting()
         self.query_one("#signin-prompt", Static).update("")
@@ -137,6 +147,24 @@ class SignInScreen(WizardScreen):
     def done_waiting(self) -> None:
         self.waiting_since = None
         self.mode = "idle"
+
+    def action_skip(self) -> None:
+        """Go on without signing in (a profile for CI, or made offline): the subscription is typed,
+        the listing screens are skipped, and Azure checks it all when the profile runs."""
+        fields = list(self.query(FieldInput))
+        if any(f.check() for f in fields):
+            self.show_problem("Fix the highlighted field first.")
+            return
+        for f in fields:
+            setattr(self.draft.profile.account, f.dotted.split(".")[1], f.value)
+        if not self.draft.profile.account.subscription_id:
+            self.query_one("#f-account-subscription_id", FieldInput).focus_control()
+            self.show_problem("✗ Subscription id: type it to go on without signing in "
+                              "(az account show --query id prints yours)")
+            return
+        self.show_problem(None)
+        self.draft.offline = True
+        self.app.next_after(self.wizard_key)
 
     def action_next(self) -> None:
         if self.draft.credential is None:

@@ -37,6 +37,14 @@ class Confirm(ModalScreen[bool]):
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
 
+    def withdraw(self) -> bool:
+        """Close without an answer, because what it asked about has ended (a run that finished
+        while "Stop the run?" was open). True if it was open."""
+        if self.is_attached and self.app.screen is self:
+            self.dismiss(None)
+            return True
+        return False
+
 
 class PathPicker(ModalScreen["str | None"]):
     """Pick a file (Enter on it) or a folder ("Choose folder") from a directory tree."""

@@ -42,7 +42,8 @@ class HelpScreen(ModalScreen[None]):
         return "\n".join(rows)
 
     def compose(self) -> ComposeResult:
-        title = getattr(self.under, "TITLE_TEXT", "") or type(self.under).__name__
+        title_text = getattr(self.under, "title_text", None)
+        title = (title_text() if callable(title_text) else "") or "amlbatch"
         with VerticalScroll(id="help-box"):
             yield Markdown(f"# Help · {title}\n\n{GENERAL}\n## Keys on this screen\n\n{self.keys_table()}\n\n"
                            "Press Esc to close.")

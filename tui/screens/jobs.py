@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +13,48 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
-from textual.widgets import Button, DataTable, Input, Label, Log, ProgressBar, RadioButton, RadioSet, Static
+from textual.widgets import (Button, DataTable, Input, Label, Log, ProgressBar, RadioButton, RadioSet, Select,
+                             Static)
 
+from engine.words import counted, plural
 from tui.headless import fmt_duration
 from tui.messages import (FLUSH_SECONDS, EventBuffer, JobFinished, PreviewLoaded, ResultsCopied,
                           WorkFailed, error_text)
 from tui.screens.base import BaseScreen, ServiceScreen
-from tui.widgets._histogram import Histogram
+from tui.widgets._histogram import Histogram, as_number, is_numeric
 
 LOG_LINES = 2000
+PATH_END = re.compile(r"[\s:;,'\"()\[\]]")  # what ends a path written into a log line
+SEPARATORS = re.compile(r"[\\/]")
+
+
+def short_path(path: str, job_id: str) -> str:
+    """"…/" and what follows the job's own folder (its output or its logs), else the file's folder
+    and name: what tells one file from another without the absolute prefix."""
+    parts = [p for p in SEPARATORS.split(path) if p]
+    if job_id in parts:
+        rest = parts[len(parts) - parts[::-1].index(job_id):]
+        return "…/" + "/".join(rest or [job_id])
+    return "…/" + "/".join(parts[-2:])
+
+
+def short_paths(line: str, job_id: str, roots: list[str]) -> str:
+    """A log line as shown: absolute paths under one of `roots` (the job's output folder, the
+    state root) shortened by `short_path`, so the reason after a path fits the width. The log
+    files keep the full paths."""
+    for root in sorted({r.rstrip("/\\") for r in roots if r.rstrip("/\\")}, key=len, reverse=True):
+        start = line.find(root)
+        while start != -1:
+            after = start + len(root)
+            if after < len(line) and line[after] not in "/\\" and not PATH_END.match(line[after]):
+                start = line.find(root, after)  # /data/x matched inside /data/xy: not this root
+                continue
+            end = PATH_END.search(line, after)
+            stop = end.start() if end else len(line)
+            short = short_path(line[start:stop], job_id)
+            line = line[:start] + short + line[stop:]
+            start = line.find(root, start + len(short))
+    return line
 
 
 class JobScreen(BaseScreen):
@@ -49,6 +84,7 @@ class JobScreen(BaseScreen):
         self.started_at = 0.0
         self.finished_at: float | None = None
         self.counts = ""
+        self.path_roots: list[str] = []  # where log lines' paths are shortened (see short_paths)
 
     def title_text(self) -> str:
         return f"Scoring run · profile {self.profile.name} · endpoint {self.profile.endpoint_name}"
@@ -157,6 +193,7 @@ class JobScreen(BaseScreen):
             for event in batch.events:
                 if event.type == "job_submitted":
                     self.job_id = event.job_id
+                    self.path_roots = self.roots(event.output)
                 elif event.type == "job_status":
                     self.status = event.status
                     if event.message:
@@ -170,12 +207,20 @@ class JobScreen(BaseScreen):
                 prefix = f"[{getattr(event, 'source', '') or getattr(event, 'step', '')}] "
                 level = "" if event.level == "info" else f"{event.level}: "
                 lines.extend(prefix + level + line for line in event.message.splitlines() or [""])
+            lines = [short_paths(line, self.job_id, self.path_roots) for line in lines]
             if batch.dropped:
                 lines.append(f"… {batch.dropped} lines skipped to keep up …")
             if lines:
                 self.query_one("#job-log", Log).write_lines(lines[-LOG_LINES:])
         if self.state in ("running", "canceling"):
             self.update_status()
+
+    @staticmethod
+    def roots(output: str) -> list[str]:
+        """The job's output folder (when it is one on this machine) and the state root."""
+        from engine.paths import data_dir
+
+        return [output if output and os.path.isabs(output) else "", str(data_dir())]
 
     def show_counts(self, event: Any) -> None:
         self.counts = (f"mini-batches {event.mini_batches_done}/{event.mini_batches_total} · "
@@ -193,29 +238,48 @@ class JobScreen(BaseScreen):
         self.query_one("#job-status", Static).update(
             f"Job {job} · {self.status} · {fmt_duration(end - self.started_at)}{extra}")
 
+    def withdraw_stop_dialog(self, ended: str) -> None:
+        dialog = getattr(self, "stop_dialog", None)
+        if dialog is not None and dialog.withdraw():  # "Cancel this scoring run?" about one that has ended
+            self.notify(f"The job ended ({ended}) before it was canceled.", timeout=4)
+        self.stop_dialog = None
+
     def on_job_finished(self, message: JobFinished) -> None:
         self.flush()
+        self.withdraw_stop_dialog(message.job.status)
         job = self.job = message.job
         self.job_id, self.status = job.job_id, job.status
         self.state = "done"
         self.finished_at = self.app.clock.monotonic()
         self.query_one("#job-status", Static).update(
-            f"Job {job.job_id} · {job.status} · {job.rows:,} rows, {job.failures} failed files "
+            f"Job {job.job_id} · {job.status} · {job.rows:,} rows, {counted(job.failures, 'failed file')} "
             f"in {fmt_duration(job.duration)}")
-        if job.status == "Completed":
+        from engine.jobs import failure_lines, outcome
+
+        verdict = outcome(job)
+        lines = [f"{name}: {error}" for name, error in job.failed_files[:5]]  # then "and N more", the log
+        lines += [line for line in failure_lines(job, 5) if not line.startswith("failed: ")]
+        details = "\n".join(short_paths(f"  {line}", job.job_id, self.roots(job.output)) for line in lines)
+        if verdict == "completed":
             self.query_one("#job-progress", ProgressBar).update(total=1, progress=1)
             self.show_problem(f"✓ Completed: {job.rows:,} rows scored. Enter shows the results.",
                               severity="info")
+        elif verdict == "partial":
+            self.query_one("#job-progress", ProgressBar).update(total=1, progress=1)
+            self.show_problem(f"! Completed with {counted(job.failures, 'failed file')}: {job.rows:,} rows "
+                              f"scored. Enter shows the results.\n{details}", severity="warning")
+        elif verdict == "failed" and job.status == "Completed":
+            self.show_problem(f"✗ No row scored: {counted(job.failures, 'file')} failed.\n{details}")
         elif job.status == "Canceled":
             self.show_problem("! The job was canceled. Esc goes back.", severity="warning")
         else:
-            failed = "\n".join(f"  {name}: {error}" for name, error in job.failed_files[:5])
             self.show_problem(f"✗ The job {job.status.lower()}: {job.error or 'see the log'}"
-                              + (f"\n{failed}" if failed else ""))
+                              + (f"\n{details}" if details else ""))
         self.refresh_bindings()
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.flush()
+        self.withdraw_stop_dialog("with an error")
         self.state = "error"
         self.finished_at = self.app.clock.monotonic()
         self.status = "not submitted" if not self.job_id else self.status
@@ -249,9 +313,11 @@ class JobScreen(BaseScreen):
                 self.cancel_token.cancel()
                 self.update_status()
 
-        self.app.push_screen(Confirm("Cancel this scoring run? The job is stopped; rows already "
-                                     "scored are kept in its output.", yes="Cancel the job",
-                                     no="Keep running", danger=True), answer)
+        # the same words as the job's log: a Canceled run keeps no output
+        self.stop_dialog = Confirm("Cancel this scoring run? The job stops now and keeps no output: "
+                                   "a canceled run writes no results file.", yes="Cancel the job",
+                                   no="Keep running", danger=True)
+        self.app.push_screen(self.stop_dialog, answer)
 
     def on_unmount(self) -> None:
         if self.cancel_token is not None and self.state == "running":
@@ -260,6 +326,20 @@ class JobScreen(BaseScreen):
 
 def parse_rows(lines: list[str]) -> list[list[str]]:
     return [row for row in csv.reader(lines) if row]
+
+
+def column_names(declared: list[str], rows: list[list[str]]) -> list[str]:
+    """The profile's scorer.columns; when it declares none, generic names as wide as the rows."""
+    if declared:
+        return list(declared)
+    return [f"Column {i + 1}" for i in range(max((len(row) for row in rows), default=1))]
+
+
+def show_cell(text: str) -> str:
+    """Long decimals shortened for the table (the copied results keep every digit)."""
+    if "." in text and as_number(text) is not None and len(text) > 8:
+        return f"{float(text):.4f}"
+    return text
 
 
 class ResultsScreen(ServiceScreen):
@@ -276,6 +356,8 @@ class ResultsScreen(ServiceScreen):
     def __init__(self, profile: Any, job: Any) -> None:
         super().__init__()
         self.profile, self.job = profile, job
+        self.rows: list[list[str]] = []
+        self.columns: list[str] = []
 
     def title_text(self) -> str:
         return f"Results · job {self.job.job_id}"
@@ -283,21 +365,21 @@ class ResultsScreen(ServiceScreen):
     def compose_body(self) -> ComposeResult:
         job = self.job
         rate = f" · {job.rows / job.duration:,.0f} rows/s" if job.duration and job.rows else ""
-        yield Static(f"{job.status} · {job.rows:,} rows scored · {job.failures} failed files · "
-                     f"{fmt_duration(job.duration)}{rate}\nResults: {job.output}", id="res-summary",
+        yield Static(f"{job.status} · {job.rows:,} rows scored · {job.failures} failed "
+                     f"{plural(job.failures, 'file')} · {fmt_duration(job.duration)}{rate}", id="res-summary",
                      markup=False)
+        yield Static(f"Results: {job.output}", id="res-path", markup=False)
         with Horizontal(id="res-body"):
             yield DataTable(id="res-table", cursor_type="row", zebra_stripes=True)
-            yield Histogram(bins=10, title="Predicted probability", id="res-hist")
+            with Vertical(id="res-side"):
+                yield Select([], prompt="Plot a column", allow_blank=True, id="res-column", compact=True)
+                yield Histogram(bins=10, id="res-hist")
         if job.failed_files:
             yield Static("Failed files:\n" + "\n".join(f"  {n}: {e}" for n, e in job.failed_files[:10]),
                          id="res-failed", markup=False)
 
     def on_mount(self) -> None:
-        table = self.query_one("#res-table", DataTable)
-        for label in ("File", "Row id", "Label", "Probability"):
-            table.add_column(label, key=label.lower())
-        table.loading = True
+        self.query_one("#res-table", DataTable).loading = True
         self.load_preview()
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
@@ -310,23 +392,27 @@ class ResultsScreen(ServiceScreen):
         self.post_message(PreviewLoaded(parse_rows(lines)))
 
     def on_preview_loaded(self, message: PreviewLoaded) -> None:
+        self.rows = message.rows
+        self.columns = column_names(self.profile.scorer.columns, self.rows)
+        width = len(self.columns)
         table = self.query_one("#res-table", DataTable)
         table.loading = False
-        values = []
-        for row in message.rows:
-            try:
-                values.append(float(row[-1]))
-            except (ValueError, IndexError):
-                pass
-        for row in message.rows[: self.SHOWN_ROWS]:
-            cells = (row + [""] * 4)[:4]
-            try:
-                cells[3] = f"{float(cells[3]):.4f}"
-            except ValueError:
-                pass
-            table.add_row(*cells)
-        self.query_one(Histogram).set_values(values)
+        for name in self.columns:
+            table.add_column(name)
+        for row in self.rows[: self.SHOWN_ROWS]:
+            table.add_row(*[show_cell(cell) for cell in (row + [""] * width)[:width]])
+        numeric = [i for i in range(width) if is_numeric(self.column(i))]
+        chooser = self.query_one("#res-column", Select)
+        chooser.set_options([(name, i) for i, name in enumerate(self.columns)])
+        chooser.value = numeric[0] if numeric else 0  # the first numeric column, by default
         table.focus()
+
+    def column(self, index: int) -> list[str]:
+        return [row[index] if index < len(row) else "" for row in self.rows]
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "res-column" and isinstance(event.value, int):
+            self.query_one(Histogram).show_column(self.columns[event.value], self.column(event.value))
 
     def on_results_copied(self, message: ResultsCopied) -> None:
         paths = message.paths

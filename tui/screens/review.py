@@ -89,6 +89,11 @@ class ReviewScreen(WizardScreen):
 
     def start_plan(self) -> None:
         self.show_problem(None)
+        if self.draft.offline:  # a plan would have to sign in: the run does, and checks the profile then
+            self.query_one("#plan-status", Static).update(
+                "Not signed in, so nothing was looked at. Save keeps the profile; Run signs in and "
+                "checks everything first (headless: amlbatch --profile NAME --plan).")
+            return
         self.planning = True
         self.query_one("#plan-status", Static).update("Looking at what exists… (nothing changes)")
         self.plan(copy.deepcopy(self.profile))
@@ -164,7 +169,8 @@ class ReviewScreen(WizardScreen):
         else:
             super().on_button_pressed(event)
 
-    def save(self) -> bool:
+    def save(self, quiet: bool = False) -> bool:
+        """Save the profile; `quiet` when a run follows (its toast would cover the next screens' buttons)."""
         from engine.profile import save
 
         try:
@@ -172,16 +178,17 @@ class ReviewScreen(WizardScreen):
         except Exception as exc:  # noqa: BLE001
             self.show_problem(f"✗ Not saved: {error_text(exc)[0]}")
             return False
-        self.notify(f"Saved profile '{self.profile.name}'", title="Saved")
+        if not quiet:
+            self.notify(f"Saved profile '{self.profile.name}'", title="Saved")
         self.query_one("#intro", Static).update(self.intro_text())
-        self.app.sub_title = str(path.name)
+        self.app.sub_title = f"profile {self.profile.name}"
         return True
 
     def action_save(self) -> None:
         self.save()
 
     def action_run(self) -> None:
-        if not self.save():
+        if not self.save(quiet=True):
             return
         self.app.go("run", copy.deepcopy(self.profile), "provision")
 

@@ -8,6 +8,7 @@ engine stops between operations. A failure offers retry (the idempotent re-run) 
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from typing import Any
 
@@ -46,10 +47,11 @@ class RunScreen(BaseScreen):
     progress_step: var[str | None] = var(None, toggle_class="-progress")  # whose progress shows
     signing_in = var(False, toggle_class="-signing-in")
 
-    def __init__(self, profile: Any, action: str = "provision") -> None:
+    def __init__(self, profile: Any, action: str = "provision", cancel_jobs: bool = False) -> None:
         super().__init__()
         self.profile = profile
         self.mode = action  # provision | teardown
+        self.cancel_jobs = cancel_jobs  # teardown: cancel the profile's running scoring runs first
         self.buffer = EventBuffer(log_limit=PENDING_LOGS)
         self.cancel_token: Any = None
         self.state = "starting"
@@ -68,7 +70,8 @@ class RunScreen(BaseScreen):
         return f"{word} · profile {self.profile.name} · target {self.profile.target}"
 
     def compose_body(self) -> ComposeResult:
-        yield StepChecklist(id="steps")
+        yield StepChecklist(id="steps", fill_detail=True)
+        yield Static("", id="step-detail", markup=False)
         yield Static("", id="overall", markup=False)
         with Horizontal(id="progress-row"):
             yield Label("", id="progress-label")
@@ -109,6 +112,8 @@ class RunScreen(BaseScreen):
     def run_engine(self, profile: Any, cancel: Any) -> None:
         backend = self.app.backend
         run = backend.provision if self.mode == "provision" else backend.teardown
+        if self.mode == "teardown" and self.cancel_jobs:  # confirmed on the tear-down screen
+            run = functools.partial(backend.teardown, cancel_jobs=True)
         try:
             summary = run(profile, self.buffer, cancel)
         except Exception as exc:  # noqa: BLE001 - e.g. LockedError, a ProfileError from preflight
@@ -141,13 +146,15 @@ class RunScreen(BaseScreen):
             for step, event in batch.progress.items():
                 if checklist.states.get(step) == "running" and event.total:
                     self.show_progress(step, event, checklist)
+            shown_before = self.shown_step
             if self.follow:
                 self.follow_running(checklist)
-            if log_lines:
+            if log_lines and self.shown_step == shown_before:  # else show_step wrote the new step's lines
                 self.query_one(Log).write_lines(log_lines[-LOG_LINES:])
         if self.state in ("running", "canceling"):
             checklist.tick(now)
             self.update_overall()
+        self.show_detail()  # also after the width changed: the cut details are not the same
 
     def apply(self, event: Any, checklist: StepChecklist, now: float) -> None:
         kind = event.type
@@ -190,9 +197,31 @@ class RunScreen(BaseScreen):
         log = self.query_one(Log)
         log.clear()
         log.write_lines(list(self.logs.get(step, ())))
+        self.update_log_title()
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        """The shown step's full detail, when its Detail cell is cut and the problem panel does
+        not already say it (a failed run lists its failed steps' errors there)."""
         checklist = self.query_one("#steps", StepChecklist)
-        title = checklist.titles.get(step, step)
-        mode = "following the running step" if self.follow else "F follows the running step"
+        full = checklist.cut_detail(self.shown_step) if self.shown_step else None
+        if full and self.state == "failed" and checklist.states.get(self.shown_step or "") == "failed":
+            full = None
+        text = f"{checklist.titles.get(self.shown_step or '', '')}: {full}" if full else ""
+        line = self.query_one("#step-detail", Static)
+        if text != str(line.content):
+            line.update(text)
+            line.display = bool(full)
+
+    def update_log_title(self) -> None:
+        """Whose lines the log shows, and (while the run goes on) whether it follows the running step."""
+        if self.shown_step is None:
+            return
+        title = self.query_one("#steps", StepChecklist).titles.get(self.shown_step, self.shown_step)
+        if self.state not in ("running", "canceling"):
+            mode = "↑↓ shows another step"
+        else:
+            mode = "following the running step" if self.follow else "F follows the running step"
         self.query_one("#log-box").border_title = f"Log · {title} · {mode}"
 
     def update_overall(self) -> None:
@@ -231,13 +260,37 @@ class RunScreen(BaseScreen):
         hint = "Press e to edit the profile" + (f" ({message.field})" if message.field else "") + \
             ", then r to try again."
         self.show_problem(f"✗ {message.text}\n{hint}")
+        if message.field == "id":  # a copied profile file: offer what --new-id does
+            self.offer_own_id(message.text)
+
+    def offer_own_id(self, text: str) -> None:
+        from tui.screens.dialogs import Confirm
+
+        def answered(own: bool | None) -> None:
+            if not own:
+                return
+            try:
+                new = self.app.backend.new_id(self.profile)
+            except Exception as exc:  # noqa: BLE001 - e.g. the file cannot be written
+                self.show_problem(f"✗ {error_text(exc)[0]}")
+                return
+            self.show_problem(f"This profile now has its own id {new}: it owns nothing yet.", severity="info")
+            self.start()
+        self.app.push_screen(Confirm(f"{text}\n\nGive this profile its own id now (as --new-id does)?",
+                                     yes="Give it its own id", no="Not now"), answered)
 
     def finish(self, outcome: str) -> None:
         self.state = outcome
+        dialog = getattr(self, "stop_dialog", None)
+        if dialog is not None and dialog.withdraw():  # "Stop the run?" about a run that has ended
+            self.notify(f"The run ended ({outcome}) before it was stopped.", timeout=4)
+        self.stop_dialog = None
         self.finished_at = self.app.clock.monotonic()
         self.app_tokens().discard(self.cancel_token)
         self.progress_step = None
         self.update_overall()
+        self.update_log_title()
+        self.show_detail()
         self.refresh_bindings()
         if outcome == "failed":
             failed = [f for f in self.finished.values() if f.outcome == "failed"]
@@ -298,9 +351,10 @@ class RunScreen(BaseScreen):
                 self.update_overall()
                 self.refresh_bindings()
 
-        self.app.push_screen(Confirm("Stop the run? Each running step stops after its current "
-                                     "operation; running it again later picks up where it stopped.",
-                                     yes="Stop", no="Keep running", danger=True), answer)
+        self.stop_dialog = Confirm("Stop the run? Each running step stops after its current "
+                                   "operation; running it again later picks up where it stopped.",
+                                   yes="Stop", no="Keep running", danger=True)
+        self.app.push_screen(self.stop_dialog, answer)
 
     def action_retry(self) -> None:
         if self.state not in ("failed", "canceled", "error"):

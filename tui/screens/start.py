@@ -49,7 +49,9 @@ class StartScreen(BaseScreen):
         table.add_column("Region", key="region")
         table.add_column("Workspace", key="workspace")
         table.add_column("Last run", key="last")
-        self.reload()
+        # after the first paint: the listing's worker imports the engine, which would hold the GIL
+        # while the screen is being drawn
+        self.call_after_refresh(self.reload)
 
     def reload(self) -> None:
         self.load_profiles()

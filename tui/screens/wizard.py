@@ -154,8 +154,19 @@ class FormScreen(WizardScreen):
         self.draft.raw[f.dotted] = event.text
         if f.rule is None:
             self.apply(f.dotted, f.value)
-        if self.query_one("#problem").has_class("-shown") and not any(x.rule for x in self.fields()):
+        cross = self.show_cross_field_rules()
+        if self.query_one("#problem").has_class("-shown") and not cross and not any(x.rule for x in self.fields()):
             self.show_problem(None)
+
+    def show_cross_field_rules(self) -> bool:
+        """Rules between this screen's fields (min <= max), shown as the user types and gone once
+        kept; whether one is broken."""
+        problem = consistency_problem(self.draft.profile, self.app.wizard_keys(), self.wizard_key)
+        mine = problem if problem and self.field(problem[0]) is not None else None
+        for f in self.fields():
+            if f.rule is None:  # its own rule holds: show the cross-field one if it is this field's
+                f.show_rule(mine[1] if mine and mine[0] == f.dotted else None)
+        return mine is not None
 
     def apply(self, dotted: str, value: Any) -> None:
         section, key = dotted.split(".", 1)

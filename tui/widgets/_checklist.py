@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from tui.headless import fmt_duration
 
@@ -35,20 +37,69 @@ class StepChecklist(DataTable):
     StepChecklist { height: auto; max-height: 14; }
     """
 
-    def __init__(self, show_time: bool = True, **kwargs: Any) -> None:
+    def __init__(self, show_time: bool = True, fill_detail: bool = False, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, show_cursor=True, **kwargs)
         self.show_time = show_time
+        # the Detail column takes the width left, a cut detail ends in "…" (the run screen shows
+        # the highlighted step's full detail below): no horizontal scrolling at 80 columns
+        self.fill_detail = fill_detail
+        self.details: dict[str, tuple[str, str]] = {}  # step -> (full detail, state styling it)
         self.started: dict[str, float] = {}
         self.states: dict[str, str] = {}
         self.titles: dict[str, str] = {}
 
     def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self, title_width: int | None = None) -> None:
         self.add_column(" ", key="glyph", width=1)
-        self.add_column("Step", key="title")
-        self.add_column("Status", key="status", width=12)
+        self.add_column("Step", key="title", width=title_width)
+        # the fill mode shows outcomes only ("canceled" is the longest), not plan words
+        self.add_column("Status", key="status", width=8 if self.fill_detail else 12)
         if self.show_time:
             self.add_column("Time", key="time", width=10)
-        self.add_column("Detail", key="detail")
+        self.add_column("Detail", key="detail", width=self.detail_width())
+
+    def detail_width(self) -> int | None:
+        """What the columns before Detail leave of the table's width (None: as wide as its text)."""
+        available = self.scrollable_content_region.width
+        if not self.fill_detail or not available:
+            return None
+        others = sum(c.get_render_width(self) for k, c in self.columns.items() if k.value != "detail")
+        return max(10, available - others - 2 * self.cell_padding)
+
+    def on_resize(self) -> None:
+        self.fit_detail()
+
+    def fit_detail(self) -> None:
+        """Give the Detail column the width left, keeping every row's detail."""
+        width = self.detail_width()
+        column = self.columns.get(ColumnKey("detail"))
+        if width is None or column is None or (column.width == width and not column.auto_width):
+            return
+        self.remove_column("detail")
+        self.add_column("Detail", key="detail", width=width)
+        for step in self.states:
+            self.update_cell(step, "detail", self._detail(step))
+
+    def _detail(self, step: str) -> Text:
+        text, state = self.details.get(step, ("", ""))
+        style = self._style(state) if state else ""
+        if self.fill_detail:
+            return Text(text, style=style, no_wrap=True, overflow="ellipsis", end="")
+        return Text(text, style=style)
+
+    def set_detail(self, step: str, text: str, state: str = "") -> None:
+        self.details[step] = (text, state)
+        self.update_cell(step, "detail", self._detail(step), update_width=not self.fill_detail)
+
+    def cut_detail(self, step: str) -> str | None:
+        """The step's full detail, when the Detail column is too narrow to show it all."""
+        text = self.details.get(step, ("", ""))[0]
+        column = self.columns.get(ColumnKey("detail"))
+        if not self.fill_detail or column is None or column.auto_width or cell_len(text) <= column.width:
+            return None
+        return text
 
     def _style(self, state: str) -> str:
         variables = self.app.theme_variables
@@ -58,10 +109,13 @@ class StepChecklist(DataTable):
         return Text(Glyphs.SYMBOL.get(state, "?"), style=self._style(state))
 
     def set_steps(self, keys: tuple[str, ...], titles: tuple[str, ...]) -> None:
-        self.clear()
+        self.clear(columns=self.fill_detail)
         self.started.clear()
+        self.details.clear()
         self.states = {k: PENDING for k in keys}
         self.titles = dict(zip(keys, titles or keys))
+        if self.fill_detail:  # the titles' width known, the Detail column takes the rest
+            self._add_columns(max([len("Step"), *(cell_len(t) for t in self.titles.values())]))
         for key in keys:
             cells = [self._glyph(PENDING), self.titles[key], Text("pending", style="dim"), "", ""]
             if not self.show_time:
@@ -79,7 +133,7 @@ class StepChecklist(DataTable):
 
     def progress(self, step: str, text: str) -> None:
         if self.states.get(step) == RUNNING:
-            self.update_cell(step, "detail", text)
+            self.set_detail(step, text)
 
     def finish(self, event: Any, plan_mode: bool = False) -> None:
         step = event.step
@@ -94,9 +148,7 @@ class StepChecklist(DataTable):
         self.update_cell(step, "status", Text(word, style=self._style(event.outcome)))
         self._time(step, fmt_duration(event.duration))
         detail = event.error or event.detail
-        self.update_cell(step, "detail", Text(detail.splitlines()[0] if detail else "",
-                                              style=self._style("failed") if event.error else ""),
-                         update_width=True)
+        self.set_detail(step, detail.splitlines()[0] if detail else "", "failed" if event.error else "")
 
     def tick(self, now: float) -> None:
         """Redraw the elapsed time of running steps."""

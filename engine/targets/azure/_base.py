@@ -13,6 +13,7 @@ BUSY_STATES = ("creating", "updating", "accepted", "running", "inprogress", "pro
                "scaling", "resizing")
 FAILED_STATES = ("failed", "canceled")
 TAG_HASH = "amlbatch-content-hash"
+TAG_CODE = "amlbatch-code"  # on the deployment: the "name:content hash" of the code it runs
 
 _local = threading.local()
 

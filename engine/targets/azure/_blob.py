@@ -14,9 +14,31 @@ import threading
 from typing import Any, Callable
 
 from engine import secrets
+from engine.targets.azure._base import say
 
 # Metadata names must be C# identifiers: no '-' as in the resource tags.
 META_CREATOR, META_PROFILE, META_MD5 = "createdby", "amlbatchprofile", "md5"
+META_ID = "amlbatchprofileid"
+
+
+def owner_metadata(profile: Any) -> dict[str, str]:
+    """engine.ownership.tags as blob metadata."""
+    from engine import ownership
+
+    tags = ownership.tags(profile)
+    found = {META_CREATOR: tags[ownership.TAG_CREATOR], META_PROFILE: tags[ownership.TAG_PROFILE]}
+    if ownership.TAG_ID in tags:
+        found[META_ID] = tags[ownership.TAG_ID]
+    return found
+
+
+def metadata_tags(metadata: Any) -> dict[str, str]:
+    """Blob or container metadata as engine.ownership tags, so ownership is decided in one place."""
+    from engine import ownership
+
+    metadata = dict(metadata or {})
+    names = {META_CREATOR: ownership.TAG_CREATOR, META_PROFILE: ownership.TAG_PROFILE, META_ID: ownership.TAG_ID}
+    return {tag: metadata[meta] for meta, tag in names.items() if meta in metadata}
 
 
 def is_forbidden(exc: BaseException) -> bool:
@@ -38,13 +60,15 @@ class Blobs:
     """Blob clients for one storage account that fall back from Entra ID to the account key."""
 
     def __init__(self, account: str, credential: Any, get_key: Callable[[], str],
-                 log: Callable[[str, str], None], endpoint: str | None = None, verify: Any = None):
+                 log: Callable[[str, str], None], endpoint: str | None = None, verify: Any = None,
+                 options: dict[str, Any] | None = None):
         self.account = account
         self.credential = credential
         self.get_key = get_key
         self.log = log
         self.url = (endpoint or f"https://{account}.blob.core.windows.net").rstrip("/")
         self.verify = verify
+        self.options = options or {}  # more client keyword arguments (per_call_policies, ...)
         self._lock = threading.Lock()
         self._key_client: Any = None
         self._token_client: Any = None
@@ -54,7 +78,7 @@ class Blobs:
         kwargs: dict[str, Any] = {"retry_total": 3}
         if self.verify is not None:
             kwargs["connection_verify"] = self.verify
-        return kwargs
+        return {**kwargs, **self.options}
 
     def service(self) -> Any:
         from azure.storage.blob import BlobServiceClient
@@ -94,3 +118,21 @@ class Blobs:
 
     def container(self, name: str, client: Any) -> Any:
         return client.get_container_client(name)
+
+
+def blob_endpoint(read: Callable[[str], Any], storage_id: str, account: str, cloud: str) -> str:
+    """A storage account's own blob endpoint (properties.primaryEndpoints.blob, read with
+    `read(storage_id)`), so every Azure cloud works; the cloud's documented suffix when the account
+    cannot be read (an identity without read rights on it)."""
+    from engine.cloud import endpoints
+
+    if storage_id and storage_id.rstrip("/").rsplit("/", 1)[-1].lower() == account.lower():
+        try:
+            found = read(storage_id)
+            blob = ((getattr(found, "properties", None) or {}).get("primaryEndpoints") or {}).get("blob")
+            if blob:
+                return str(blob)
+        except Exception as exc:  # noqa: BLE001 - fall back to the cloud's suffix, and say so
+            say(f"could not read storage account {account}'s endpoints ({type(exc).__name__}); using the "
+                f"{cloud} default", "debug")
+    return f"https://{account}.{endpoints(cloud).blob_suffix}"

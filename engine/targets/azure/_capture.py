@@ -4,11 +4,15 @@ azure-ai-ml attaches stderr handlers to its loggers at import, some of its polle
 `jobs.stream` prints to stdout, tqdm draws progress bars on uploads. While an AzureTarget is
 alive:
 
-* `sys.stdout` / `sys.stderr` are wrapped. A write whose call stack passes through SDK code
-  (azure.*, msal, urllib3, tqdm, ...) is cut into lines and sent to the owning target as a debug
-  event; every other write goes through untouched, so amlbatch's own prints, the headless
-  renderers (which hold the original stream objects anyway) and a leaked wrapper can never
-  swallow output that is not the SDK's.
+* The SDK clients are made with `show_progress=False` (no tqdm bars, no colour resets), and
+  `sys.stdout` / `sys.stderr` are wrapped. What is left is attributed by *thread*, never by
+  inspecting the call stack: a write from a thread a step or job bound to its sink (`bound`)
+  is SDK output (amlbatch's own code in those threads speaks through events, never print), and
+  so is a write from any other thread but the main one (azure-core's poller threads print
+  azure-ai-ml's progress dots). Those are cut into lines and sent to the owning target as debug
+  events; writes from the main thread go through untouched, so amlbatch's own prints, the
+  headless renderers (which hold the original stream objects anyway) and a leaked wrapper can
+  never swallow output that is not the SDK's.
 * Stream handlers on `azure.*` loggers are detached and the `azure` and `msal` loggers are routed
   into the same sink at debug level.
 
@@ -25,10 +29,6 @@ import threading
 import weakref
 from typing import Any, Callable
 
-SDK_MODULES = ("azure", "msal", "msrest", "urllib3", "requests", "tqdm", "opencensus", "opentelemetry",
-               "marshmallow", "colorama", "pydash", "isodate", "strictyaml")
-_STACK_DEPTH = 40
-
 Sink = Callable[[str, str], None]  # (message, level)
 
 _lock = threading.RLock()
@@ -38,23 +38,17 @@ _sink_of: dict[int, Sink] = {}
 _saved: dict[str, object] = {}
 
 
-PLUMBING = ("logging", "warnings", "io", "_io", "codecs", "encodings", "traceback", "contextlib", "functools",
-            "threading", "builtins")
-
-
-def _from_sdk() -> bool:
-    """Whether the code that wrote (the first frame outside stream/logging plumbing) is an SDK's."""
+def _sdk_sink() -> "Sink | None":
+    """Where a write from this thread goes: a bound thread's sink, the newest target's for any
+    other thread but the main one, None (write it through) for the main thread and our sinks."""
     if getattr(_local, "in_sink", False):
-        return False  # our own sink printing (e.g. a renderer): never capture it again
-    frame = sys._getframe(2)
-    depth = 0
-    while frame is not None and depth < _STACK_DEPTH:
-        name = frame.f_globals.get("__name__", "") or ""
-        top = name.split(".", 1)[0]
-        if name != __name__ and top not in PLUMBING:
-            return top in SDK_MODULES
-        frame, depth = frame.f_back, depth + 1
-    return False
+        return None  # our own sink printing (e.g. a renderer): never capture it again
+    sink = getattr(_local, "sink", None)
+    if sink is not None:
+        return sink
+    if threading.current_thread() is threading.main_thread():
+        return None
+    return current_sink()
 
 
 def _deliver(sink: "Sink", message: str, level: str) -> None:
@@ -102,11 +96,9 @@ class _CapturingStream(io.TextIOBase):
     def write(self, text: str) -> int:
         if not text:
             return 0
-        if not _from_sdk():
-            return self.real.write(text)
-        sink = current_sink()
+        sink = _sdk_sink()
         if sink is None:
-            return len(text)
+            return self.real.write(text)
         key = threading.get_ident()
         pending = self._buffers.get(key, "") + text.replace("\r", "\n")
         *lines, rest = pending.split("\n")

@@ -1,21 +1,18 @@
 """Waiting for Azure's long-running operations so that Ctrl+C is honoured and progress shows.
 
 Every sync azure-core poller (ARM, azure-ai-ml's AzureMLPolling, the workspace's template
-deployment) runs in a daemon thread and sleeps through `LROBasePolling._sleep` between polls.
-`install()` replaces that sleep, once per process, with one that
-
-* waits at most `CLOCK.max_delay` seconds however long the service's Retry-After (our progress
-  line stays lively), scaled by `CLOCK.scale` (tests set 0: pollers never sleep for real), and
-* ends the polling thread when the poller was marked stopped, which `wait()` does on Ctrl+C: we
-  stop *waiting*, the operation keeps running in Azure, and no stray thread keeps calling Azure.
-
-`wait()` watches a poller from the step's thread, reporting elapsed time as progress (unit "s")
-and a "still ..." line every 30 s.
+deployment) polls in its own daemon thread, sleeping as the service asks (Retry-After, else the
+client's polling interval): amlbatch changes nothing in azure-core. `wait()` watches a poller from
+the step's thread through its public `done()`, reporting elapsed time as progress (unit "s") and a
+"still ..." line every 30 s, and looks at the step's cancel token every `CLOCK.tick` seconds. On
+Ctrl+C we stop *waiting*: the operation keeps running in Azure (the next run picks it up). The
+SDK's poller thread stops calling Azure when the session closes: every client is made with
+`closing_policy` among its `per_call_policies` (azure-core's public pipeline-policy option), which
+refuses any request once the session is closed, so the poller thread ends at its next poll.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, Callable
 
@@ -24,7 +21,7 @@ from engine.errors import Canceled
 
 class _Clock:
     scale = 1.0  # multiplies every poll delay; tests use 0
-    max_delay = 15.0  # seconds between polls at most
+    max_delay = 15.0  # seconds between amlbatch's own status reads at most (not the SDK pollers')
     tick = 0.25  # how often a waiting step looks at its cancel token and the poller
     still_every = 30.0  # seconds between "still creating" log lines
 
@@ -32,48 +29,20 @@ class _Clock:
 CLOCK = _Clock()
 
 
-class PollingStopped(Exception):
-    """Raised inside a poller thread that we stopped waiting for."""
+class SessionClosed(Exception):
+    """Raised (in an SDK poller thread) for a request made after the amlbatch session closed."""
 
 
-_installed = False
-_install_lock = threading.Lock()
+def closing_policy(closed: Callable[[], bool]) -> Any:
+    """An azure-core SansIOHTTPPolicy refusing every request once `closed()` is true."""
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
 
+    class _Closing(SansIOHTTPPolicy):
+        def on_request(self, request: Any) -> None:
+            if closed():
+                raise SessionClosed("the amlbatch session is closed: no more calls to Azure")
 
-def install() -> None:
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        from azure.core.polling import base_polling
-
-        original = base_polling.LROBasePolling._sleep
-
-        def _sleep(self: Any, delay: float) -> None:
-            deadline = time.monotonic() + max(0.0, min(float(delay or 0), CLOCK.max_delay)) * CLOCK.scale
-            while True:
-                if getattr(self, "_amlbatch_stop", False):
-                    raise PollingStopped()
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                time.sleep(min(0.1, left))
-
-        _sleep._amlbatch_original = original  # type: ignore[attr-defined]
-        base_polling.LROBasePolling._sleep = _sleep
-        _installed = True
-
-
-def stop(poller: Any) -> None:
-    """Make the poller's thread end at its next sleep."""
-    method = poller.polling_method() if hasattr(poller, "polling_method") else None
-    for candidate in (method, getattr(method, "poller", None)):
-        inner = candidate.polling_method() if hasattr(candidate, "polling_method") else candidate
-        if inner is not None:
-            try:
-                inner._amlbatch_stop = True
-            except AttributeError:
-                pass
+    return _Closing()
 
 
 def fmt_elapsed(seconds: float) -> str:
@@ -106,5 +75,5 @@ def wait(ctx: Any, done: Callable[[], bool], what: str, on_cancel: Callable[[], 
 
 def wait_poller(ctx: Any, poller: Any, what: str) -> Any:
     """Wait for an azure-core LROPoller; returns its result (raising its error)."""
-    wait(ctx, poller.done, what, on_cancel=lambda: stop(poller))
+    wait(ctx, poller.done, what)
     return poller.result()

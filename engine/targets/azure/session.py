@@ -21,13 +21,20 @@ from typing import Any, Callable
 
 from engine import events as ev
 from engine import ownership
+from engine.cloud import endpoints
 from engine.contract import Step
 from engine.datafiles import DataFile, expand, file_md5
 from engine.errors import AmlBatchError, Canceled, StepError
 from engine.steps import Check, Done
-from engine.targets.azure import _errors, _lro
+from engine.targets.azure import _errors, _lro, _owned
 from engine.targets.azure._base import carry, get_or_none, last_segment, say, tags_of
-from engine.targets.azure._blob import META_MD5, META_PROFILE, Blobs
+from engine.targets.azure._blob import META_MD5, Blobs, blob_endpoint, owner_metadata
+
+STORAGE_API = "2023-05-01"  # Microsoft.Storage/storageAccounts api-version for reading primaryEndpoints
+
+
+UPLOAD_THREADS = 10
+UPLOAD_BATCH = 500
 
 
 class Session:
@@ -36,13 +43,14 @@ class Session:
     get_or_none = staticmethod(get_or_none)
 
     def __init__(self, profile: Any, emit: ev.Emit, credential: Any = None, blob_endpoint: str | None = None,
-                 blob_verify: Any = None):
+                 blob_verify: Any = None, blob_options: dict[str, Any] | None = None):
         self.profile = profile
         self.emit = emit
         self._credential = credential
         self._sign_in_error: AmlBatchError | None = None
         self.blob_endpoint = blob_endpoint
         self.blob_verify = blob_verify
+        self.blob_options = blob_options  # more blob client keyword arguments (benchmarks add latency)
         self._lock = threading.RLock()  # memo, clients map, closing: held only briefly
         self._client_locks = {"credential": threading.Lock(), "ml": threading.Lock(), "rm": threading.Lock()}
         self._memo: dict[str, Future] = {}
@@ -70,6 +78,10 @@ class Session:
                 except Exception:  # noqa: BLE001 - closing must not fail a run
                     pass
 
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments every ARM / Azure ML client is made with (public azure-core options)."""
+        return {"per_call_policies": [_lro.closing_policy(lambda: self._closed)]}
+
     # ------------------------------------------------------------------ ownership
 
     @property
@@ -94,7 +106,7 @@ class Session:
 
                 account = self.profile.account
                 try:
-                    self._credential = sign_in(account.auth, account.tenant_id, self.emit)
+                    self._credential = sign_in(account.auth, account.tenant_id, self.emit, cloud=account.cloud)
                 except AmlBatchError as exc:
                     self._sign_in_error = exc
                     raise
@@ -108,7 +120,8 @@ class Session:
 
                 p = self.profile
                 self._ml = MLClient(self.credential, p.account.subscription_id, p.workspace.resource_group,
-                                    p.workspace.name)
+                                    p.workspace.name, show_progress=False, cloud=p.account.cloud or "AzureCloud",
+                                    **self.client_options())
             return self._ml
 
     @property
@@ -117,15 +130,28 @@ class Session:
             if self._rm is None:
                 from azure.mgmt.resource.resources import ResourceManagementClient
 
-                self._rm = ResourceManagementClient(self.credential, self.profile.account.subscription_id)
+                where = endpoints(self.profile.account.cloud)
+                self._rm = ResourceManagementClient(self.credential, self.profile.account.subscription_id,
+                                                    base_url=where.arm, credential_scopes=[where.arm_scope],
+                                                    **self.client_options())
             return self._rm
 
     def blobs(self, account: str) -> Blobs:
         with self._lock:
+            if account in self._blobs:
+                return self._blobs[account]
+        endpoint = self.blob_endpoint or self.memo(f"blob-endpoint:{account}",
+                                                   functools.partial(self._blob_endpoint_of, account))
+        with self._lock:
             if account not in self._blobs:
                 self._blobs[account] = Blobs(account, self.credential, self._account_key, say,
-                                             self.blob_endpoint, self.blob_verify)
+                                             endpoint, self.blob_verify, self.blob_options)
             return self._blobs[account]
+
+    def _blob_endpoint_of(self, account: str) -> str:
+        ws = self.workspace()
+        return blob_endpoint(lambda storage_id: self.rm.resources.get_by_id(storage_id, api_version=STORAGE_API),
+                             str(getattr(ws, "storage_account", "") or ""), account, self.profile.account.cloud)
 
     def _account_key(self) -> str:
         """The storage account key, from the workspace's default datastore secrets (never stored)."""
@@ -269,15 +295,24 @@ class Session:
                                for name, _ in datastore_pairs(self.profile)])
 
     def asset_versions(self) -> dict[str, tuple[str, str]]:
-        """(name, version) of each asset, from content hashes (engine.ownership), so unchanged
-        assets keep their versions and a re-run registers nothing. Azure ML accepts any string as
-        an environment or code version but only a positive integer as a model version: the model's
-        becomes the first 28 bits of its hash, as a decimal; the full hash goes into a tag."""
+        """(name, version) of the environment and the model, from content hashes (engine.ownership),
+        so unchanged assets keep their versions and a re-run registers nothing. Azure ML accepts any
+        string as an environment version but only a positive integer as a model version: the
+        model's becomes the first 28 bits of its hash, as a decimal; the full hash goes into a tag.
+        The code is not registered here: see `code_ref`."""
         versions = ownership.asset_versions(self.profile)
         name, digest = versions["model"]
         versions["model"] = (name, str(int(digest[:7], 16) + 1))
         self.model_hash = digest
+        versions.pop("code")
         return versions
+
+    def code_ref(self) -> tuple[str, str]:
+        """(name, content hash) of the scorer's code. The deployment carries the code as a local
+        folder in its CodeConfiguration, which azure-ai-ml registers by content hash (an unchanged
+        folder registers nothing); this pair goes into the deployment's TAG_CODE tag, which is how
+        a re-run knows the deployment already runs this code."""
+        return ownership.asset_versions(self.profile)["code"]
 
     def assets(self) -> tuple[dict[str, tuple[str, str]], list[Any]]:
         """(the versions read, the environment, model and code found: None where missing)."""
@@ -288,7 +323,7 @@ class Session:
         return versions, self.asset_reads(versions)
 
     def asset_reads(self, versions: dict[str, tuple[str, str]]) -> list[Any]:
-        ops = {"environment": self.ml.environments, "model": self.ml.models, "code": self.ml._code}
+        ops = {"environment": self.ml.environments, "model": self.ml.models}
         return self.parallel(*[
             functools.partial(get_or_none, functools.partial(ops[k].get, name=n, version=v))
             for k, (n, v) in versions.items()])
@@ -347,7 +382,7 @@ class Session:
     def inside_going(self, what: str, check_ws: bool = True) -> Check | None:
         """Skip a per-resource delete when a bigger delete takes it along."""
         goes = "go" if what.startswith("the ") else "goes"
-        if self.rg_is_ours():
+        if _owned.group_going(self):  # ours, and nothing of others' in it
             return Check("skip", f"{what} {goes} with the resource group")
         if check_ws:
             ws = self.workspace()
@@ -360,7 +395,7 @@ class Session:
         going = self.inside_going(what)
         if going:
             return going
-        if self.ours(self.workspace()):
+        if _owned.workspace_going(self):
             return Check("skip", f"{what} {'go' if what.startswith('the ') else 'goes'} with the workspace's "
                                  "storage account")
         return None
@@ -379,8 +414,10 @@ class Session:
     # ------------------------------------------------------------------ blobs
 
     def upload_files(self, account: str, container: str, todo: list[tuple[Path, str, int]], cancel: Any,
-                     progress: Callable[[float, float], None]) -> None:
-        """Upload (path, blob name, size) concurrently with an md5 in the metadata; bytes progress."""
+                     progress: Callable[[float, float], None],
+                     md5_of: Callable[[Path], str] = file_md5) -> None:
+        """Upload (path, blob name, size) concurrently with an md5 in the metadata; bytes progress.
+        `md5_of(path)`: a file's MD5 hex (the upload step passes the hashes its check remembered)."""
         from azure.storage.blob import ContentSettings
 
         blobs = self.blobs(account)
@@ -399,7 +436,7 @@ class Session:
             path, name, size = item
             if cancel.canceled:
                 raise Canceled()
-            md5 = file_md5(path)
+            md5 = md5_of(path)
 
             def hook(current: int, _total: Any) -> None:
                 if cancel.canceled:
@@ -412,7 +449,7 @@ class Session:
                 with open(path, "rb") as handle:
                     client.get_blob_client(container, name).upload_blob(
                         handle, length=size, overwrite=True, max_concurrency=2,
-                        metadata={META_MD5: md5, META_PROFILE: self.profile.name},
+                        metadata={META_MD5: md5, **owner_metadata(self.profile)},  # the profile id: whose blob
                         content_settings=ContentSettings(content_md5=bytearray.fromhex(md5)),
                         progress_hook=hook)
 
@@ -421,17 +458,23 @@ class Session:
                 done_per_file[name] = size
                 report(force=True)
 
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="upload") as pool:
-            futures = [pool.submit(carry(functools.partial(one, item))) for item in todo]
-            errors = []
-            for future in futures:
-                try:
-                    future.result()
-                except BaseException as exc:  # noqa: BLE001 - collected, the first is raised
-                    errors.append(exc)
-            if errors:
-                canceled = [e for e in errors if isinstance(e, Canceled)]
-                raise canceled[0] if canceled else errors[0]
+        errors: list[BaseException] = []
+        # each small blob is one round trip: many in flight hide the latency (requests keeps 10
+        # connections per host); submitted a batch at a time so memory stays flat in the file count
+        with ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="upload") as pool:
+            for start in range(0, len(todo), UPLOAD_BATCH):
+                futures = [pool.submit(carry(functools.partial(one, item)))
+                           for item in todo[start:start + UPLOAD_BATCH]]
+                for future in futures:
+                    try:
+                        future.result()
+                    except BaseException as exc:  # noqa: BLE001 - collected, the first is raised
+                        errors.append(exc)
+                if errors:
+                    break
+        if errors:
+            canceled = [e for e in errors if isinstance(e, Canceled)]
+            raise canceled[0] if canceled else errors[0]
 
 
 class AzureStep(Step):

@@ -3,7 +3,7 @@ runs (`_jobs.AzureJobs`), and `around`, which every step operation runs through.
 
 `around` binds our log lines and the SDKs' output (`_capture`) to the step, starts the session's
 prefetch before a check, and turns an Azure error into one sentence with what to do
-(`_errors.explain`); Ctrl+C while a poller waits becomes Canceled (`_lro`).
+(`_errors.explain`); Ctrl+C while a step waits for a poller becomes Canceled (`_lro.wait`).
 
 Test hooks (not profile fields, never set in normal use): the keyword arguments `credential=` (any
 azure-core TokenCredential) and `blob_endpoint=` / `blob_verify=` (an account URL such as
@@ -21,7 +21,7 @@ from engine import events as ev
 from engine.context import CancelToken, StepContext
 from engine.contract import Operation, Target, step_map
 from engine.errors import AmlBatchError, Canceled
-from engine.targets.azure import _capture, _errors, _lro
+from engine.targets.azure import _capture, _errors
 from engine.targets.azure._base import logging_to, sdk_error
 from engine.targets.azure._jobs import AzureJobs
 from engine.targets.azure.session import Session
@@ -57,7 +57,6 @@ class AzureTarget(AzureJobs, Target):
             profile, emit, credential,
             blob_endpoint=blob_endpoint or os.environ.get("AMLBATCH_TEST_BLOB_ENDPOINT") or None,
             blob_verify=blob_verify if blob_verify is not None else (os.environ.get("AMLBATCH_TEST_BLOB_CA") or None))
-        _lro.install()
         _capture.attach(self, self._sdk_output)
 
     def around(self, ctx: StepContext, operation: Operation, call: Callable[[], R]) -> R:
@@ -73,16 +72,31 @@ class AzureTarget(AzureJobs, Target):
             if operation in ("check", "check_delete"):
                 self.session.prefetch()
             try:
-                return call()
+                result = call()
+                if operation == "check":
+                    self._preflight(ctx)
+                return result
             except (AmlBatchError, Canceled):
                 raise
-            except _lro.PollingStopped:
-                raise Canceled() from None
             except Exception as exc:  # noqa: BLE001 - Azure errors become a sentence, bugs stay bugs
                 if not sdk_error(exc):
                     raise
                 ctx.log(f"{type(exc).__name__}: {exc}", "debug")
                 raise _errors.explain(exc, f"{VERBS[operation]} {self.step(ctx.step).noun()}") from None
+
+    def _preflight(self, ctx: StepContext) -> None:
+        """Warn, per step and before anything changes, of each permission the identity lacks."""
+        from engine.targets.azure import _access
+
+        permissions = self.session.memo("permissions", lambda: _access.read_permissions(self.session))
+        if permissions is None:
+            return
+        needs = _access.missing(permissions, ctx.step)
+        if needs:
+            ctx.log(_access.advice(ctx.step, needs, _access.rg_scope(self.profile)), "warning")
+
+    def sign_in(self) -> None:
+        self.session.credential  # noqa: B018 - signs in (or raises SignInError) once, before the steps
 
     def _sdk_output(self, message: str, level: str) -> None:
         """SDK output from a thread no step or job is bound to (a poller's thread)."""

@@ -5,7 +5,7 @@ targets:
 
     <data>/local/subscriptions/<sub>/resourceGroups/<rg>/group.json
         storageAccounts/<account>/account.json
-        storageAccounts/<account>/containers/<container>/container.json, blobs/..., meta/...
+        storageAccounts/<account>/containers/<container>/container.json, index.jsonl, blobs/...
         workspaces/<ws>/workspace.json
         workspaces/<ws>/{computes,datastores,batchEndpoints,schedules}/<name>.json
         workspaces/<ws>/batchEndpoints/<endpoint>/deployments/<name>.json

@@ -11,6 +11,7 @@ from engine.context import StepContext
 from engine.fileio import write_json
 from engine.steps import Check, Done, none
 from engine.targets.local.state import LocalStep, copy_tree, read
+from engine.words import counted
 
 
 class Assets(LocalStep):
@@ -23,10 +24,12 @@ class Assets(LocalStep):
             return Check("create", label, versions)
         missing = [k for k, (n, v) in versions.items()
                    if not (self.target.asset_dir(k, n, v) / "asset.json").exists()]
-        if missing:
-            return Check("create", "register " + ", ".join(f"{k} {versions[k][0]}:{versions[k][1]}"
-                                                          for k in missing), versions)
-        return none(label, versions)
+        check = Check("create", "register " + ", ".join(f"{k} {versions[k][0]}:{versions[k][1]}" for k in missing),
+                      versions) if missing else none(label, versions)
+        for kind, (name, version) in versions.items():
+            path = self.target.asset_dir(kind, name, version) / "asset.json"
+            check = self.guard(ctx, f"{kind} {name}:{version}", read(path), check, path)
+        return check
 
     def apply(self, ctx: StepContext, check: Check) -> Done:
         s, folder = self.profile.scorer, self.profile.scorer_dir
@@ -59,7 +62,7 @@ class Assets(LocalStep):
                 mine += [p.parent for p in folder.glob("*/asset.json") if self.target.ours(read(p))]
         if not mine:
             return Check("skip", "no asset registered by this profile")
-        return Check("delete", f"{len(mine)} asset versions", mine)
+        return Check("delete", counted(len(mine), "asset version"), mine)
 
     def delete(self, ctx: StepContext, check: Check) -> Done:
         for folder in check.value:

@@ -16,8 +16,10 @@ class Compute(LocalStep):
     key = "compute"
 
     def check(self, ctx: StepContext) -> Check:
-        current = read(self.target.json_path("computes", self.profile.compute.name))
-        return diff.compute(self.profile, current, value=current)
+        path = self.target.json_path("computes", self.profile.compute.name)
+        current = read(path)
+        return self.guard(ctx, f"cluster '{self.profile.compute.name}'", current,
+                          diff.compute(self.profile, current, value=current), path)
 
     def apply(self, ctx: StepContext, check: Check) -> Done:
         c = self.profile.compute

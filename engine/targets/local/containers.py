@@ -46,10 +46,24 @@ class Containers(LocalStep):
         if ws is None:
             return Check("skip", "containers already gone")
         account = ws["storage_account"]
-        mine = [c for c in self._names() if self.target.ours(read(self._record(account, c)))]
+        mine, kept = [], []
+        datastores = [read(p) or {} for p in sorted((self.target.ws_dir / "datastores").glob("*.json"))]
+        for name in self._names():
+            check = self.target.kept_or_delete(f"container '{name}'", read(self._record(account, name)),
+                                               self.target.container_dir(account, name))
+            users = [d.get("name") for d in datastores if d.get("container_name") == name and d.get("tags")
+                     and not self.target.ours(d)]
+            if check.plan == "delete" and users:  # another profile's datastore reads or writes it
+                check = Check("skip", f"kept container '{name}': datastore {', '.join(map(str, users))} of "
+                                      "another profile points at it")
+            if check.plan == "delete":
+                mine.append(name)
+            elif self.target.ours(read(self._record(account, name))):
+                kept.append(check.detail)
         if not mine:
-            return Check("skip", "no container created by this profile")
-        return Check("delete", "containers " + ", ".join(mine) + " and their blobs", (account, mine))
+            return Check("skip", "; ".join(kept) or "no container created by this profile")
+        return Check("delete", "; ".join(["containers " + ", ".join(mine) + " and their blobs", *kept]),
+                     (account, mine))
 
     def delete(self, ctx: StepContext, check: Check) -> Done:
         account, mine = check.value

@@ -21,9 +21,13 @@ class Datastores(LocalStep):
         if ctx.planned("workspace") == "create":
             return Check("create", "datastores " + ", ".join(n for n, _ in diff.datastore_pairs(self.profile)))
         account = self.target.storage_account()
+        records = self._found()
         found = {name: None if record is None else (record["account_name"], record["container_name"])
-                 for name, record in self._found().items()}
-        return diff.datastores(self.profile, account, found, value=account)
+                 for name, record in records.items()}
+        check = diff.datastores(self.profile, account, found, value=account)
+        for name, record in records.items():
+            check = self.guard(ctx, f"datastore '{name}'", record, check, self.target.json_path("datastores", name))
+        return check
 
     def apply(self, ctx: StepContext, check: Check) -> Done:
         account = check.value or self.target.storage_account()

@@ -24,8 +24,11 @@ class Deployment(LocalStep):
         if endpoint.get("default_deployment") != name:
             changes.append(f"make '{name}' the endpoint's default")
         if changes:
-            return Check("update", f"deployment '{name}': " + "; ".join(changes), want)
-        return none(f"deployment '{name}' (default)", want)
+            check = Check("update", f"deployment '{name}': " + "; ".join(changes), want)
+        else:
+            check = none(f"deployment '{name}' (default)", want)
+        return self.guard(ctx, f"deployment '{name}' of endpoint '{self.profile.endpoint_name}'", current, check,
+                          self.target.deployment_file)
 
     def apply(self, ctx: StepContext, check: Check) -> Done:
         name = self.profile.endpoint.deployment

@@ -25,7 +25,8 @@ class Endpoint(LocalStep):
         name = self.profile.endpoint_name
         current = read(self.target.endpoint_file)
         if current is not None:
-            return none(f"endpoint '{name}' {current['scoring_uri']}", current)
+            return self.guard(ctx, f"endpoint '{name}'", current,
+                              none(f"endpoint '{name}' {current['scoring_uri']}", current), self.target.endpoint_file)
         if self._taken_elsewhere(name):
             free = next(f"{name[:27]}-{i}" for i in range(2, 1000) if not self._taken_elsewhere(f"{name[:27]}-{i}"))
             return Check("fail", f"endpoint.name: '{name}' is already taken in {self.profile.workspace.location} "

@@ -7,18 +7,29 @@ when JOB_DIR/cancel appears or SIGTERM arrives (POSIX; on Windows the submitter 
 
 from __future__ import annotations
 
-import json
 import signal
-import sys
 import threading
-import time
-from pathlib import Path
 
-from engine import events as ev
+# Installed before anything else is imported: a cancel that arrives while the host is still
+# starting (Ctrl+C within milliseconds of --submit) must end the job Canceled, not kill the host.
+_STOP = threading.Event()
+if __name__ == "__main__":  # the host process only: importing this module changes no handler
+    for _name in ("SIGTERM", "SIGINT"):
+        if hasattr(signal, _name):
+            signal.signal(getattr(signal, _name), lambda *_: _STOP.set())
+
+import json  # noqa: E402 - after the handler, on purpose
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from engine import events as ev  # noqa: E402
 from engine.batch import BatchSettings, run_batch
 from engine.fileio import read_json, write_json
 from engine.jobinfo import JobInfo
+from engine.secrets import redact, redact_event
 from engine.targets.local.jobs import CANCEL_MARKER
+from engine.targets.local.state import confined
 
 
 class _FileCancel:
@@ -26,8 +37,7 @@ class _FileCancel:
 
     def __init__(self, job_dir: Path):
         self.marker = job_dir / CANCEL_MARKER
-        self._event = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: self._event.set())
+        self._event = _STOP  # set by the handler installed when this module was first loaded
 
     @property
     def canceled(self) -> bool:
@@ -43,6 +53,7 @@ class _FileCancel:
 
 
 def host(job_dir: Path) -> int:
+    job_dir = confined(job_dir)  # it writes only inside amlbatch's local state
     spec = read_json(job_dir / "spec.json")
     job = JobInfo.from_dict(read_json(job_dir / "job.json"))
     events = open(job_dir / "events.jsonl", "a", encoding="utf-8")
@@ -50,6 +61,7 @@ def host(job_dir: Path) -> int:
     last: list[ev.JobFinished] = []
 
     def write(event: ev.Event) -> None:
+        event = redact_event(event)  # the job's events are stored: every line passes the redactor
         with lock:
             events.write(json.dumps(event.to_dict(), default=str) + "\n")
             events.flush()
@@ -79,6 +91,7 @@ def host(job_dir: Path) -> int:
         job.status, job.error = "Failed", f"{type(exc).__name__}: {exc}"
         last.clear()
     job.duration = round(time.monotonic() - start, 3)
+    job.error = redact(job.error)
     write_json(job_dir / "job.json", job.to_dict())
     write(last[-1] if last else ev.JobFinished(job.job_id, job.status, job.rows, job.failures,
                                                 job.duration, job.output, job.error))

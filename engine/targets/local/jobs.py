@@ -22,11 +22,12 @@ from typing import Any
 import psutil
 
 from engine import events as ev
+from engine import leftovers
 from engine.deployment import DeploymentSettings, input_uri
 from engine.errors import AmlBatchError, StepError
 from engine.fileio import read_json, write_json
 from engine.jobinfo import JobInfo, new_job_id
-from engine.targets.local.state import LocalState, read
+from engine.targets.local.state import LocalState, confined, read
 from engine.validation import portable_file_name
 
 CANCEL_MARKER = "cancel"  # the file in JOB_DIR that asks the host to stop (see jobhost)
@@ -81,7 +82,7 @@ class LocalJobs(LocalState):
     _children: list[subprocess.Popen]
 
     def _job_dir(self, job_id: str) -> Path:
-        path = self.jobs_dir / job_id
+        path = confined(self.jobs_dir / job_id)
         if portable_file_name(job_id) is not None or job_id.startswith(".") or not (path / "job.json").exists():
             raise AmlBatchError(f"no scoring run '{job_id}' for profile '{self.profile.name}' "
                                 "(list them with --jobs)")
@@ -112,11 +113,14 @@ class LocalJobs(LocalState):
                             f"provision first (amlbatch --profile {self.profile.name} --yes)")
         settings = deployment["settings"]
         files, input_label = self._input_files(input_path)
+        for ended in self.list_jobs():  # what a killed job left in its output folder
+            if ended.finished and ended.output:
+                leftovers.sweep_job_output(Path(ended.output))
         job_id = new_job_id(self.profile)
-        job_dir = self.jobs_dir / job_id
+        job_dir = confined(self.jobs_dir / job_id)
         account = self.storage_account()
-        output_dir = (self.container_dir(account, self.profile.storage.output_container) / "blobs"
-                      / self.profile.endpoint_name / job_id)
+        output_dir = confined(self.container_dir(account, self.profile.storage.output_container) / "blobs"
+                              / self.profile.endpoint_name / job_id)
         model_name, model_version = settings["model"].split(":", 1)
         code_name, code_version = settings["code"].split(":", 1)
         job = JobInfo(job_id, "Queued", time.time(), input=input_label, output=str(output_dir))
@@ -125,7 +129,9 @@ class LocalJobs(LocalState):
             "code_dir": str(self.asset_dir("code", code_name, code_version)),
             "model_dir": str(self.asset_dir("model", model_name, model_version)),
             "script": settings["scoring_script"],
-            "settings": DeploymentSettings.from_dict(settings).to_dict(),
+            # the deployment's settings, plus the local runner's own bound on init() (Azure has none)
+            "settings": {**DeploymentSettings.from_dict(settings).to_dict(),
+                         "init_timeout": self.profile.endpoint.init_timeout},
             "output_dir": str(output_dir),
         }
         (job_dir / "logs").mkdir(parents=True)
@@ -147,7 +153,9 @@ class LocalJobs(LocalState):
         if not job.finished and not self._host_alive(job_dir):
             # The host died without writing its end state (killed, machine restarted).
             job = JobInfo.from_dict(read_json(job_dir / "job.json"))  # it may have just finished
-            if not job.finished:
+            if not job.finished and (job_dir / CANCEL_MARKER).exists():
+                job.status, job.error = "Canceled", "canceled before the job started"
+            elif not job.finished:
                 job.status, job.error = "Failed", "the job's host process exited unexpectedly"
                 write_json(job_dir / "job.json", job.to_dict())
         return job

@@ -6,7 +6,7 @@ import shutil
 
 from engine.context import StepContext
 from engine.fileio import write_json
-from engine.steps import Check, Done, delete_check, none
+from engine.steps import Check, Done, none
 from engine.targets.local.state import LocalStep, read
 
 
@@ -27,8 +27,8 @@ class ResourceGroup(LocalStep):
 
     def check_delete(self, ctx: StepContext) -> Check:
         group = read(self.target.group_dir / "group.json")
-        what = f"resource group '{self.profile.workspace.resource_group}'"
-        return delete_check(what, group is not None, self.target.ours(group), f"{what} and everything in it")
+        return self.target.kept_or_delete(f"resource group '{self.profile.workspace.resource_group}'", group,
+                                          self.target.group_dir)
 
     def delete(self, ctx: StepContext, check: Check) -> Done:
         shutil.rmtree(self.target.group_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from engine.context import StepContext
 from engine.deployment import input_uri
 from engine.fileio import write_json
-from engine.steps import Check, Done, none
+from engine.steps import NO_SCHEDULE, Check, Done, none
 from engine.targets.local.state import LocalStep, read
 
 
@@ -23,9 +23,12 @@ class Schedule(LocalStep):
         if current is None:
             return Check("create", f"schedule '{sched.name}' {want}")
         if (current["frequency"], current["interval"]) != (sched.frequency, sched.interval):
-            return Check("update", f"schedule '{sched.name}': every {current['interval']} "
-                                   f"{current['frequency']}(s) -> {want}", current)
-        return none(f"schedule '{sched.name}' {want}")
+            check = Check("update", f"schedule '{sched.name}': every {current['interval']} "
+                                    f"{current['frequency']}(s) -> {want}", current)
+        else:
+            check = none(f"schedule '{sched.name}' {want}", current)
+        return self.guard(ctx, f"schedule '{sched.name}'", current, check,
+                          self.target.json_path("schedules", sched.name))
 
     def apply(self, ctx: StepContext, check: Check) -> Done:
         sched = self.profile.schedule
@@ -43,6 +46,8 @@ class Schedule(LocalStep):
 
     def check_delete(self, ctx: StepContext) -> Check:
         name = self.profile.schedule.name
+        if not self.profile.schedule.frequency and not self.target.json_path("schedules", name).exists():
+            return Check("skip", NO_SCHEDULE)
         return self.check_delete_record(self.target.json_path("schedules", name), f"schedule '{name}'")
 
     delete = LocalStep.delete_record

@@ -8,7 +8,7 @@ import shutil
 from engine import diff
 from engine.context import StepContext
 from engine.fileio import write_json
-from engine.steps import Check, Done, delete_check, none
+from engine.steps import Check, Done, none
 from engine.targets.local.state import LocalStep
 
 
@@ -43,8 +43,15 @@ class Workspace(LocalStep):
     def check_delete(self, ctx: StepContext) -> Check:
         ws = self.target.workspace()
         what = f"workspace '{self.profile.workspace.name}'"
-        return delete_check(what, ws is not None, self.target.ours(ws),
-                            f"{what} and its storage account {(ws or {}).get('storage_account')}", ws)
+        check = self.target.kept_or_delete(what, ws, self.target.ws_dir, ws)
+        if check.plan == "delete":  # its storage account goes with it: nothing of others' may be in there
+            account = self.target.account_dir(ws["storage_account"])
+            kept = self.target.kept_or_delete(f"{what} (its storage account {ws['storage_account']})",
+                                              ws, account)
+            if kept.plan != "delete":
+                return kept
+            check.detail += f"; its storage account {ws['storage_account']}"
+        return check
 
     def delete(self, ctx: StepContext, check: Check) -> Done:
         shutil.rmtree(self.target.account_dir(check.value["storage_account"]), ignore_errors=True)

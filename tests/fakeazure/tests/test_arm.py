@@ -78,3 +78,18 @@ def test_deleting_a_group_deletes_what_it_holds(cloud, cred, ws):
     client.resource_groups.begin_delete("rg1").result()
     assert cloud.resource(ws.id) is None
     assert ws.storage_account not in cloud.storage_accounts
+
+
+def test_group_listing_carries_tags_and_the_tags_api_merges(cloud, cred, ws):
+    """`resources.list_by_resource_group` lists top-level resources with their tags; Azure ML's child
+    resources (clusters, endpoints) are read through Azure ML. The Tags API merges at any scope."""
+    client = ResourceManagementClient(cred, SUB)
+    listed = {r.id.lower(): r for r in client.resources.list_by_resource_group("rg1")}
+    workspace = listed[ws.id.lower()]
+    assert workspace.type == "Microsoft.MachineLearningServices/workspaces" and workspace.tags is not None
+    assert not any("/computes/" in i or "/batchendpoints/" in i for i in listed)
+    client.tags.begin_update_at_scope(ws.id, {"operation": "Merge", "properties": {"tags": {"a": "1"}}}).result()
+    client.tags.begin_update_at_scope(ws.id, {"operation": "Merge", "properties": {"tags": {"b": "2"}}}).result()
+    assert {"a": "1", "b": "2"}.items() <= client.tags.get_at_scope(ws.id).properties.tags.items()
+    tags = {r.id.lower(): r.tags for r in client.resources.list_by_resource_group("rg1")}[ws.id.lower()]
+    assert tags["a"] == "1" and tags["b"] == "2"

@@ -1,17 +1,16 @@
-"""The scorer's environment, model and code, registered in the workspace. Their versions are content
-hashes (Session.asset_versions), so an unchanged asset keeps its version and a re-run registers
-nothing; a model version that exists with other content is refused (its hash is in a tag)."""
+"""The scorer's environment and model, registered in the workspace. Their versions are content hashes
+(Session.asset_versions), so an unchanged asset keeps its version and a re-run registers nothing; a
+model version that exists with other content is refused (its hash is in a tag). The scorer's code is
+registered by the deployment step, through the deployment's CodeConfiguration (the documented way:
+azure-ai-ml uploads a local code folder and registers it by content hash)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
+import functools
 
 from engine.context import StepContext
-from engine.ownership import CODE_IGNORED
 from engine.steps import Check, Done, none
-from engine.targets.azure import _errors
+from engine.targets.azure import _errors, _owned
 from engine.targets.azure._base import TAG_HASH, tags_of
 from engine.targets.azure.session import AzureStep
 
@@ -20,7 +19,7 @@ class Assets(AzureStep):
     key = "assets"
 
     def noun(self) -> str:
-        return "the environment, model and code"
+        return "the environment and model"
 
     def check(self, ctx: StepContext) -> Check:
         session = self.session
@@ -41,14 +40,18 @@ class Assets(AzureStep):
             return Check("fail", f"scorer.model_name: model {n}:{v} already exists with other content; set "
                                  "scorer.model_name to a new name")
         missing = [k for k, asset in found.items() if asset is None]
-        if missing:
-            return Check("create", "register " + ", ".join(f"{k} {versions[k][0]}:{versions[k][1]}"
-                                                          for k in missing), versions)
-        return none(label, versions)
+        check = Check("create", "register " + ", ".join(f"{k} {versions[k][0]}:{versions[k][1]}" for k in missing),
+                      versions) if missing else none(label, versions)
+        ops = {"environment": session.ml.environments, "model": session.ml.models}
+        for kind, asset in found.items():
+            n, v = versions[kind]
+            check = _owned.guard(session, ctx, f"{kind} {n}:{v}", asset, check, _owned.retag_entity(
+                session, f"{kind} {n}:{v}", functools.partial(ops[kind].get, name=n, version=v),
+                ops[kind].create_or_update, "assets"))
+        return check
 
     def apply(self, ctx: StepContext, check: Check) -> Done:
         from azure.ai.ml.entities import Environment, Model
-        from azure.ai.ml.entities._assets import Code  # not exported by azure.ai.ml.entities
 
         session = self.session
         s, folder = self.profile.scorer, self.profile.scorer_dir
@@ -63,32 +66,24 @@ class Assets(AzureStep):
                 session.ml.environments.create_or_update(Environment(
                     name=name, version=version, image=s.image, conda_file=str(folder / s.environment),
                     tags=session.tags, description="amlbatch scorer environment"))
-            elif kind == "model":
+            else:
                 session.ml.models.create_or_update(Model(
                     name=name, version=version, path=str(folder / s.model), type="custom_model",
                     tags={**session.tags, TAG_HASH: session.model_hash}, description="amlbatch scorer model"))
-            else:
-                with tempfile.TemporaryDirectory(prefix="amlbatch-code-") as tmp:
-                    code_dir = Path(tmp) / "code"
-                    model_rel = Path(s.model).parts[0]
-                    shutil.copytree(folder, code_dir, ignore=shutil.ignore_patterns(*CODE_IGNORED, model_rel))
-                    session.ml._code.create_or_update(Code(name=name, version=version, path=str(code_dir),
-                                                           tags=session.tags))
             made.append(f"{kind} {name}:{version}")
             ctx.log(f"registered {kind} {name}:{version}")
         return Done("created", "registered " + (", ".join(made) or "nothing new"), versions)
 
     def check_delete(self, ctx: StepContext) -> Check:
         session = self.session
-        going = session.inside_going("the environment, model and code")
+        going = session.inside_going("the environment and model")
         if going:
             return going
-        if session.ours(session.workspace()):
-            return Check("skip", "the environment, model and code go with their workspace")
+        if _owned.workspace_going(session):
+            return Check("skip", "the environment and model go with their workspace")
         versions = session.asset_versions()
         found = dict(zip(versions, session.asset_reads(versions)))
-        mine = [(k, *versions[k]) for k, asset in found.items() if asset is not None and session.ours(asset)
-                and k in ("environment", "model")]
+        mine = [(k, *versions[k]) for k, asset in found.items() if asset is not None and session.ours(asset)]
         if not mine:
             return Check("skip", "no asset registered by this profile")
         return Check("delete", "archive " + ", ".join(f"{k} {n}:{v}" for k, n, v in mine)

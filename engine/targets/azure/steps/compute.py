@@ -10,7 +10,7 @@ from engine import diff
 from engine.context import StepContext
 from engine.errors import StepError
 from engine.steps import Check, Done, delete_check, none
-from engine.targets.azure import _lro
+from engine.targets.azure import _lro, _owned
 from engine.targets.azure._base import BUSY_STATES, FAILED_STATES, state_of, tags_of
 from engine.targets.azure.session import AzureStep
 
@@ -28,12 +28,17 @@ class Compute(AzureStep):
         return f"compute cluster '{self.profile.compute.name}'"
 
     def check(self, ctx: StepContext) -> Check:
-        c = self.profile.compute
         if ctx.planned("workspace") == "create":
             return diff.compute(self.profile, None)
         current = self.session.compute()
         if current is None:
             return diff.compute(self.profile, None)
+        what = f"cluster '{self.profile.compute.name}'"
+        return _owned.guard(self.session, ctx, what, current, self._check(current),
+                            _owned.retag_tracked(self.session, ctx, current, what, "compute"))
+
+    def _check(self, current: Any) -> Check:
+        c = self.profile.compute
         kind = str(getattr(current, "type", "") or "").lower()
         if kind and kind != "amlcompute":
             return Check("fail", f"compute.name: '{c.name}' is a {current.type}, not an AmlCompute cluster; set "

@@ -6,9 +6,10 @@ from __future__ import annotations
 import functools
 
 from engine.context import StepContext
-from engine.ownership import CREATOR
+from engine import ownership
 from engine.steps import Check, Done, none
-from engine.targets.azure._blob import META_CREATOR, META_PROFILE
+from engine.targets.azure import _owned
+from engine.targets.azure._blob import metadata_tags, owner_metadata
 from engine.targets.azure.session import AzureStep
 
 
@@ -48,8 +49,7 @@ class Containers(AzureStep):
             if self.session.container_props(account, name) is not None:
                 continue
             try:
-                blobs.run(lambda c: c.create_container(name, metadata={META_CREATOR: CREATOR,
-                                                                       META_PROFILE: self.profile.name}))
+                blobs.run(lambda c: c.create_container(name, metadata=owner_metadata(self.profile)))
                 made.append(name)
             except ResourceExistsError:
                 pass
@@ -60,11 +60,19 @@ class Containers(AzureStep):
         if going:
             return going
         account = self.session.ws_info(self.session.workspace())["storage_account"]
-        mine = [c for c, props in zip(self._names(), self._found(account))
-                if props is not None and (props.metadata or {}).get(META_PROFILE) == self.profile.name]
+        mine, kept = [], []
+        for name, props in zip(self._names(), self._found(account)):
+            if props is None or not ownership.made_by(metadata_tags(props.metadata), self.profile):
+                continue
+            users = _owned.container_users(self.session, account, name)
+            if users:  # another profile's blobs or datastore: the container stays, our blobs go (upload step)
+                kept.append(_owned.kept(f"container '{name}'", users).detail)
+            else:
+                mine.append(name)
         if not mine:
-            return Check("skip", "no container created by this profile")
-        return Check("delete", "containers " + ", ".join(mine) + " and their blobs", (account, mine))
+            return Check("skip", "; ".join(kept) or "no container created by this profile")
+        return Check("delete", "; ".join(["containers " + ", ".join(mine) + " and their blobs", *kept]),
+                     (account, mine))
 
     def delete(self, ctx: StepContext, check: Check) -> Done:
         from azure.core.exceptions import ResourceNotFoundError

@@ -4,12 +4,14 @@ engine.diff.datastores' decision."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from engine import diff
+from engine.cloud import endpoints
 from engine.context import StepContext
 from engine.steps import Check, Done
-from engine.targets.azure import _errors
+from engine.targets.azure import _errors, _owned
 from engine.targets.azure._base import tags_of
 from engine.targets.azure.session import AzureStep
 
@@ -37,8 +39,15 @@ class Datastores(AzureStep):
             names = ", ".join(n for n, _ in diff.datastore_pairs(self.profile))
             return Check("create", f"datastores {names} (identity-based)")
         account = self.session.ws_value(ctx)["storage_account"]
-        found = {name: points_at(store) for name, store in self._current().items()}
-        return diff.datastores(self.profile, account, found, value=account)
+        current = self._current()
+        found = {name: points_at(store) for name, store in current.items()}
+        check = diff.datastores(self.profile, account, found, value=account)
+        ml = self.session.ml
+        for name, store in current.items():
+            check = _owned.guard(self.session, ctx, f"datastore '{name}'", store, check, _owned.retag_entity(
+                self.session, f"datastore '{name}'", functools.partial(ml.datastores.get, name, include_secrets=True),
+                ml.datastores.create_or_update, "datastores"))
+        return check
 
     def apply(self, ctx: StepContext, check: Check) -> Done:
         from azure.ai.ml.entities import AzureBlobDatastore
@@ -54,6 +63,7 @@ class Datastores(AzureStep):
             tags = tags_of(have) if have is not None else session.tags
             session.ml.datastores.create_or_update(AzureBlobDatastore(
                 name=name, account_name=account, container_name=container, tags=tags or None,
+                endpoint=endpoints(self.profile.account.cloud).storage_suffix,
                 description="amlbatch: identity-based access"))
         session.forget("datastores")
         ctx.log("the datastores use identity-based access: whoever invokes the endpoint needs 'Storage Blob Data "
@@ -64,7 +74,7 @@ class Datastores(AzureStep):
         going = self.session.inside_going("the datastores")
         if going:
             return going
-        if self.session.ours(self.session.workspace()):
+        if _owned.workspace_going(self.session):
             return Check("skip", "the datastores go with their workspace")
         mine = [name for name, store in self._current().items() if store is not None and self.session.ours(store)]
         if not mine:

@@ -1,22 +1,31 @@
 """The batch deployment, made the endpoint's default. What it should be (asset references, script,
 cluster, the batch settings) and what differs is engine.diff's decision (deployment_wanted,
-deployment_changes); here: reading it off Azure's entity, busy or failed provisioning, the default."""
+deployment_changes); here: reading it off Azure's entity, busy or failed provisioning, the default.
+
+The scorer's code goes in as a local folder in the deployment's CodeConfiguration: azure-ai-ml
+uploads it and registers it as a code asset by content hash (the documented way; an unchanged
+folder registers nothing). Which code a deployment runs is read from its TAG_CODE tag, the
+"name:content hash" amlbatch computes (engine.ownership.asset_versions), not from the code asset's
+SDK-chosen name."""
 
 from __future__ import annotations
 
-from pathlib import PurePath
+import shutil
+import tempfile
+from pathlib import Path, PurePath
 from typing import Any
 
 from engine import diff
 from engine.context import StepContext
 from engine.deployment import APPEND_ROW, DeploymentSettings
+from engine.ownership import CODE_IGNORED
 from engine.steps import Check, Done, delete_check, none
-from engine.targets.azure import _lro
-from engine.targets.azure._base import (BUSY_STATES, FAILED_STATES, default_deployment, last_segment, ref_of,
-                                        state_of, tags_of)
+from engine.targets.azure import _lro, _owned
+from engine.targets.azure._base import (BUSY_STATES, FAILED_STATES, TAG_CODE, default_deployment, last_segment,
+                                        ref_of, state_of, tags_of)
 from engine.targets.azure.session import AzureStep
 
-ARM_KINDS = {"model": "models", "environment": "environments", "code": "codes"}
+ARM_KINDS = {"model": "models", "environment": "environments"}
 
 
 def found(current: Any) -> dict[str, Any]:
@@ -24,10 +33,10 @@ def found(current: Any) -> dict[str, Any]:
     conf = getattr(current, "code_configuration", None)
     retry = getattr(current, "retry_settings", None)
     script = getattr(conf, "scoring_script", None)
-    refs = {"model": getattr(current, "model", None), "environment": getattr(current, "environment", None),
-            "code": getattr(conf, "code", None)}
+    refs = {"model": getattr(current, "model", None), "environment": getattr(current, "environment", None)}
     return {
         **{kind: ref_of(ref, ARM_KINDS[kind]) for kind, ref in refs.items()},
+        "code": tags_of(current).get(TAG_CODE) or "(code not recorded by amlbatch)",
         "scoring_script": PurePath(str(script)).as_posix() if script else "",
         "compute": last_segment(getattr(current, "compute", "")),
         "mini_batch_size": getattr(current, "mini_batch_size", None),
@@ -38,7 +47,9 @@ def found(current: Any) -> dict[str, Any]:
         "error_threshold": getattr(current, "error_threshold", None),
         "max_retries": getattr(retry, "max_retries", None),
         "timeout": getattr(retry, "timeout", None),
-        "logging_level": str(getattr(current, "logging_level", "") or ""),
+        # the SDK reads Azure's "Info" back as an enum member (str() gives "BatchLoggingLevel.INFO")
+        "logging_level": str(getattr(getattr(current, "logging_level", ""), "value", None)
+                             or getattr(current, "logging_level", "") or ""),
     }
 
 
@@ -55,12 +66,19 @@ class Deployment(AzureStep):
 
     def check(self, ctx: StepContext) -> Check:
         name = self.profile.endpoint.deployment
-        want = diff.deployment_wanted(self.profile, ctx.value("assets") or self.session.asset_versions())
+        versions = ctx.value("assets") or self.session.asset_versions()
+        want = diff.deployment_wanted(self.profile, {**versions, "code": self.session.code_ref()})
         if "create" in (ctx.planned("workspace"), ctx.planned("endpoint")):
             return Check("create", f"deployment '{name}' (default)", want)
         current = self.session.deployment()
         if current is None:
             return Check("create", f"deployment '{name}' (default)", want)
+        what = f"deployment '{name}' of endpoint '{self.profile.endpoint_name}'"
+        return _owned.guard(self.session, ctx, what, current, self._check(ctx, current, want),
+                            _owned.retag_tracked(self.session, ctx, current, what, "deployment"))
+
+    def _check(self, ctx: StepContext, current: Any, want: dict[str, Any]) -> Check:
+        name = self.profile.endpoint.deployment
         state = state_of(current)
         if state in BUSY_STATES:
             return Check("create", f"deployment '{name}' is {state}: wait for it", {**want, "busy": True})
@@ -75,9 +93,7 @@ class Deployment(AzureStep):
         return none(f"deployment '{name}' (default)", want)
 
     def apply(self, ctx: StepContext, check: Check) -> Done:
-        from azure.ai.ml.constants import BatchDeploymentOutputAction
-        from azure.ai.ml.entities import (BatchEndpoint, BatchRetrySettings, CodeConfiguration, ModelBatchDeployment,
-                                          ModelBatchDeploymentSettings)
+        from azure.ai.ml.entities import BatchEndpoint
 
         p, session = self.profile, self.session
         name, endpoint_name = p.endpoint.deployment, p.endpoint_name
@@ -91,29 +107,8 @@ class Deployment(AzureStep):
         needs_put = current is None or state_of(current) in FAILED_STATES or bool(
             diff.deployment_changes(want, found(current)))
         if needs_put:
-            s = DeploymentSettings.from_profile(p)
-            appending = s.output_action == APPEND_ROW
-            action = BatchDeploymentOutputAction.APPEND_ROW if appending else BatchDeploymentOutputAction.SUMMARY_ONLY
-            deployment = ModelBatchDeployment(
-                name=name, endpoint_name=endpoint_name, tags=tags,
-                description=f"amlbatch profile {p.name}",
-                model=self._arm_ref("model", want["model"]),
-                environment=self._arm_ref("environment", want["environment"]),
-                code_configuration=CodeConfiguration(code=self._arm_ref("code", want["code"]),
-                                                     scoring_script=want["scoring_script"]),
-                compute=session.arm_id("computes", p.compute.name),
-                settings=ModelBatchDeploymentSettings(
-                    mini_batch_size=s.mini_batch_size, instance_count=s.instance_count,
-                    max_concurrency_per_instance=s.max_concurrency_per_instance, output_action=action,
-                    output_file_name=s.output_file_name if appending else None,
-                    retry_settings=BatchRetrySettings(max_retries=s.max_retries, timeout=s.timeout),
-                    error_threshold=s.error_threshold, logging_level=s.logging_level,
-                    # the scorer writes its own files in summary_only mode (scorer/score.py)
-                    environment_variables={"AMLBATCH_OUTPUT_ACTION": s.output_action}))
-            doing = "creating" if current is None else "updating"
-            ctx.log(f"{doing} deployment '{name}'")
-            poller = session.ml.batch_deployments.begin_create_or_update(deployment, skip_script_validation=True)
-            _lro.wait_poller(ctx, poller, f"{doing} deployment '{name}'")
+            with tempfile.TemporaryDirectory(prefix="amlbatch-code-") as tmp:
+                self._put(ctx, current, want, tags, self._code_folder(Path(tmp)))
             session.forget("deployment")
         # invoking an endpoint without a default deployment fails ("No valid deployments to route to")
         session.forget("endpoint")
@@ -125,6 +120,46 @@ class Deployment(AzureStep):
             poller = session.ml.batch_endpoints.begin_create_or_update(update)
             _lro.wait_poller(ctx, poller, f"setting the default deployment of '{endpoint_name}'")
         return Done("created" if current is None else "updated", check.detail, want)
+
+    def _code_folder(self, tmp: Path) -> Path:
+        """The scorer folder as the deployment's code: without the model and what CODE_IGNORED names."""
+        s = self.profile.scorer
+        code_dir = tmp / "code"
+        shutil.copytree(self.profile.scorer_dir, code_dir,
+                        ignore=shutil.ignore_patterns(*CODE_IGNORED, Path(s.model).parts[0]))
+        return code_dir
+
+    def _put(self, ctx: StepContext, current: Any, want: dict[str, Any], tags: dict[str, str], code_dir: Path) -> None:
+        from azure.ai.ml.constants import BatchDeploymentOutputAction
+        from azure.ai.ml.entities import (BatchRetrySettings, CodeConfiguration, ModelBatchDeployment,
+                                          ModelBatchDeploymentSettings)
+
+        p, session = self.profile, self.session
+        name, endpoint_name = p.endpoint.deployment, p.endpoint_name
+        s = DeploymentSettings.from_profile(p)
+        appending = s.output_action == APPEND_ROW
+        action = BatchDeploymentOutputAction.APPEND_ROW if appending else BatchDeploymentOutputAction.SUMMARY_ONLY
+        deployment = ModelBatchDeployment(
+            name=name, endpoint_name=endpoint_name, tags={**tags, TAG_CODE: want["code"]},
+            description=f"amlbatch profile {p.name}",
+            model=self._arm_ref("model", want["model"]),
+            environment=self._arm_ref("environment", want["environment"]),
+            code_configuration=CodeConfiguration(code=str(code_dir),
+                                                 scoring_script=want["scoring_script"]),
+            compute=session.arm_id("computes", p.compute.name),
+            settings=ModelBatchDeploymentSettings(
+                mini_batch_size=s.mini_batch_size, instance_count=s.instance_count,
+                max_concurrency_per_instance=s.max_concurrency_per_instance, output_action=action,
+                output_file_name=s.output_file_name if appending else None,
+                retry_settings=BatchRetrySettings(max_retries=s.max_retries, timeout=s.timeout),
+                # "Info", "Warning", "Debug": as the API spells BatchLoggingLevel
+                error_threshold=s.error_threshold, logging_level=s.logging_level.capitalize(),
+                # the scorer writes its own files in summary_only mode (scorer/score.py)
+                environment_variables={"AMLBATCH_OUTPUT_ACTION": s.output_action}))
+        doing = "creating" if current is None else "updating"
+        ctx.log(f"{doing} deployment '{name}'")
+        poller = session.ml.batch_deployments.begin_create_or_update(deployment, skip_script_validation=True)
+        _lro.wait_poller(ctx, poller, f"{doing} deployment '{name}'")
 
     def check_delete(self, ctx: StepContext) -> Check:
         name = self.profile.endpoint.deployment

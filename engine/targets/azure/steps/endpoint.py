@@ -9,7 +9,7 @@ from typing import Any
 from engine.context import StepContext
 from engine.errors import StepError
 from engine.steps import Check, Done, delete_check, none
-from engine.targets.azure import _errors, _lro
+from engine.targets.azure import _errors, _lro, _owned
 from engine.targets.azure._base import BUSY_STATES, FAILED_STATES, default_deployment, state_of, tags_of
 from engine.targets.azure.session import AzureStep
 
@@ -38,6 +38,11 @@ class Endpoint(AzureStep):
         current = self.session.endpoint()
         if current is None:
             return Check("create", f"endpoint '{name}'")
+        return _owned.guard(self.session, ctx, f"endpoint '{name}'", current, self._check(current),
+                            _owned.retag_tracked(self.session, ctx, current, f"endpoint '{name}'", "endpoint"))
+
+    def _check(self, current: Any) -> Check:
+        name = self.profile.endpoint_name
         state = state_of(current)
         if state in BUSY_STATES:
             return Check("create", f"endpoint '{name}' is {state}: wait for it", {"busy": True})

@@ -1,10 +1,11 @@
 """The resource group: made with the profile's tags; tear-down deletes it, and everything in it,
-only when this profile made it."""
+only when this profile made it and nothing of anyone else's is in it (engine.targets.azure._owned)."""
 
 from __future__ import annotations
 
 from engine.context import StepContext
 from engine.steps import Check, Done, delete_check, none
+from engine.targets.azure import _owned
 from engine.targets.azure._base import state_of
 from engine.targets.azure.session import AzureStep
 
@@ -39,8 +40,13 @@ class ResourceGroup(AzureStep):
     def check_delete(self, ctx: StepContext) -> Check:
         group = self.session.resource_group()
         what = f"resource group '{self.profile.workspace.resource_group}'"
-        return delete_check(what, group is not None, group != "forbidden" and self.session.ours(group),
-                            f"{what} and everything in it")
+        if group is None or group == "forbidden" or not self.session.ours(group):
+            return delete_check(what, group is not None, False)
+        # what it holds, as ARM lists it (and Azure ML, for the workspace): kept when others' are in it
+        mine, others = _owned.group_holdings(self.session)
+        if others:
+            return _owned.kept(what, others)
+        return Check("delete", f"{what} and everything in it: {_owned.everything_in(mine)}")
 
     def delete(self, ctx: StepContext, check: Check) -> Done:
         rg = self.profile.workspace.resource_group

@@ -29,8 +29,8 @@ from typing import Any
 
 from engine.context import StepContext
 from engine.deployment import input_uri, output_uri
-from engine.steps import Check, Done, delete_check, none
-from engine.targets.azure import _errors, _lro
+from engine.steps import NO_SCHEDULE, Check, Done, delete_check, none
+from engine.targets.azure import _errors, _lro, _owned
 from engine.targets.azure._base import BUSY_STATES, FAILED_STATES, state_of, tags_of
 from engine.targets.azure.session import AzureStep
 
@@ -91,6 +91,16 @@ class Schedule(AzureStep):
         current = self.session.schedule()
         if current is None:
             return Check("create", f"schedule '{sched.name}' {want}")
+        ml = self.session.ml
+        return _owned.guard(self.session, ctx, f"schedule '{sched.name}'", current, self._check(ctx, current, want),
+                            _owned.retag_entity(self.session, f"schedule '{sched.name}'",
+                                                lambda: ml.schedules.get(sched.name),
+                                                lambda e: _lro.wait_poller(ctx, ml.schedules.begin_create_or_update(e),
+                                                                           f"taking over schedule '{sched.name}'"),
+                                                "schedule"))
+
+    def _check(self, ctx: StepContext, current: Any, want: str) -> Check:
+        sched = self.profile.schedule
         if state_of(current) in BUSY_STATES:
             return Check("create", f"schedule '{sched.name}' is {state_of(current)}: wait for it", {"busy": True})
         if state_of(current) in FAILED_STATES:
@@ -168,6 +178,8 @@ class Schedule(AzureStep):
         if going:
             return going
         current = self.session.schedule()
+        if current is None and not self.profile.schedule.frequency:
+            return Check("skip", NO_SCHEDULE)
         return delete_check(f"schedule '{name}'", current is not None, self.session.ours(current),
                             f"schedule '{name}' (disabled first)")
 

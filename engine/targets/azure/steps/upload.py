@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import diff
+from engine import diff, ownership
 from engine.context import StepContext
-from engine.datafiles import DataFile, human_bytes
+from engine.datafiles import DataFile, HashCache, human_bytes
 from engine.steps import Check, Done
-from engine.targets.azure._blob import META_MD5, META_PROFILE
+from engine.targets.azure import _owned
+from engine.targets.azure._blob import META_MD5, metadata_tags
 from engine.targets.azure.session import AzureStep
+from engine.words import counted
 
 
 def blob_md5(blob: Any) -> str:
@@ -47,16 +49,24 @@ class Upload(AzureStep):
         def found(data_file: DataFile) -> tuple[int, str] | None:
             blob = present.get(data_file.blob)
             return None if blob is None else (blob.size, blob_md5(blob))
-        return diff.upload(ctx, files, found)
+        def owner_tags(data_file: DataFile) -> dict[str, str]:
+            return metadata_tags(present[data_file.blob].metadata)
+        return diff.upload(ctx, files, found, HashCache.for_profile(self.profile.name), owner_tags)
 
     def apply(self, ctx: StepContext, check: Check) -> Done:
         account = self.session.ws_value(ctx)["storage_account"]
         todo: list[DataFile] = check.value
         total = sum(f.size for f in todo)
-        self.session.upload_files(account, self.profile.storage.input_container,
-                                  [(f.path, f.blob, f.size) for f in todo], ctx.cancel,
-                                  lambda done, whole: ctx.progress(done, whole, "bytes"))
-        return Done("created", f"uploaded {len(todo)} files ({human_bytes(total)}) to "
+        hashes = HashCache.for_profile(self.profile.name)  # what the check hashed is not read again
+        by_path = {f.path: f for f in todo}
+        try:
+            self.session.upload_files(account, self.profile.storage.input_container,
+                                      [(f.path, f.blob, f.size) for f in todo], ctx.cancel,
+                                      lambda done, whole: ctx.progress(done, whole, "bytes"),
+                                      lambda path: hashes.md5(by_path[path]))
+        finally:
+            hashes.save()
+        return Done("created", f"uploaded {counted(len(todo), 'file')} ({human_bytes(total)}) to "
                                f"{self.profile.storage.input_container}/{self.profile.data.prefix}")
 
     def check_delete(self, ctx: StepContext) -> Check:
@@ -67,13 +77,15 @@ class Upload(AzureStep):
         container = self.session.container_props(account, self.profile.storage.input_container)
         if container is None:
             return Check("skip", "uploaded data already gone")
-        if (container.metadata or {}).get(META_PROFILE) == self.profile.name:
+        if ownership.made_by(metadata_tags(container.metadata), self.profile) and not _owned.container_users(
+                self.session, account, self.profile.storage.input_container):
             return Check("skip", "uploaded data goes with its container")
         mine = [name for name, blob in self._listed_blobs(account).items()
-                if (blob.metadata or {}).get(META_PROFILE) == self.profile.name]
+                if ownership.made_by(metadata_tags(blob.metadata), self.profile)]
         if not mine:
             return Check("skip", "no uploaded data of this profile")
-        return Check("delete", f"{len(mine)} uploaded blobs in {self.profile.storage.input_container}",
+        return Check("delete", f"{counted(len(mine), 'uploaded blob')} in "
+                               f"{self.profile.storage.input_container}",
                      (account, mine))
 
     def delete(self, ctx: StepContext, check: Check) -> Done:

@@ -11,7 +11,7 @@ from engine import diff
 from engine.context import StepContext
 from engine.errors import StepError
 from engine.steps import Check, Done, delete_check, none
-from engine.targets.azure import _lro
+from engine.targets.azure import _lro, _owned
 from engine.targets.azure._base import BUSY_STATES, FAILED_STATES, state_of
 from engine.targets.azure.session import AzureStep
 
@@ -90,11 +90,7 @@ class Workspace(AzureStep):
             tags = dict(session.tags) if check.plan == "create" else None
             poller = session.ml.workspaces.begin_create(WorkspaceEntity(name=p.name, location=p.location, tags=tags,
                                                                         display_name=p.name))
-            inner = getattr(poller.polling_method(), "poller", None)
-            if inner is not None:  # the ARM template deployment; its own wait would sleep and print
-                _lro.wait_poller(ctx, inner, f"creating workspace '{p.name}'")
-            else:
-                _lro.wait_poller(ctx, poller, f"creating workspace '{p.name}'")
+            _lro.wait_poller(ctx, poller, f"creating workspace '{p.name}'")
         session.forget("workspace")
         ws = session.workspace()
         if ws is None:
@@ -106,12 +102,15 @@ class Workspace(AzureStep):
     def check_delete(self, ctx: StepContext) -> Check:
         name = self.profile.workspace.name
         purge = bool(ctx.options.get("purge"))
-        if self.session.rg_is_ours() and not purge:
+        if _owned.group_going(self.session) and not purge:
             return Check("skip", f"workspace '{name}' goes with the resource group (soft-deleted for 14 days; "
                                  "--purge frees its name at once)")
         ws = self.session.workspace()
         if ws is None or not self.session.ours(ws):
             return delete_check(f"workspace '{name}'", ws is not None, False)
+        others = _owned.workspace_holdings(self.session)[1]
+        if others:  # another profile's cluster, endpoint, datastore or container is in it
+            return _owned.kept(f"workspace '{name}'", others)
         info = self.session.ws_info(ws)
         return Check("delete", f"workspace '{name}' with its storage account {info['storage_account']}, key vault "
                                "and application insights" + (" (purged: the name is free at once)" if purge else

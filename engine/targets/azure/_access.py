@@ -1,0 +1,103 @@
+"""Permission preflight (issue 11, part 2, first half): what each step needs, checked against the
+signed-in identity's effective permissions at the resource-group scope, read with the
+Microsoft.Authorization permissions API (azure-mgmt-authorization,
+`permissions.list_for_resource_group`). Each missing permission is named with the built-in role
+that grants it, per step, at plan time - before anything changes.
+
+Matching follows Azure RBAC: an action is allowed when a permission's `actions` (or, for data
+actions, `dataActions`) pattern matches it (`*` is a wildcard, case-insensitive) and no
+`notActions` / `notDataActions` pattern of that same permission does."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+
+@dataclass(frozen=True)
+class Need:
+    action: str
+    role: str  # the built-in role that grants it
+    data: bool = False  # a data action (blob reads and writes), not a control-plane one
+
+
+_CONTRIBUTOR = "Contributor"
+_ML = "AzureML Data Scientist"
+_BLOB = "Storage Blob Data Contributor"
+NEEDS: dict[str, tuple[Need, ...]] = {
+    "resource_group": (Need("Microsoft.Resources/subscriptions/resourceGroups/write", _CONTRIBUTOR),),
+    "workspace": tuple(Need(a, _CONTRIBUTOR) for a in (
+        "Microsoft.MachineLearningServices/workspaces/write", "Microsoft.Storage/storageAccounts/write",
+        "Microsoft.KeyVault/vaults/write", "Microsoft.Insights/components/write",
+        "Microsoft.Resources/deployments/write")),
+    "containers": (Need("Microsoft.Storage/storageAccounts/blobServices/containers/write", _CONTRIBUTOR),),
+    "upload": (Need("Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write", _BLOB, data=True),
+               Need("Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read", _BLOB, data=True)),
+    "compute": (Need("Microsoft.MachineLearningServices/workspaces/computes/write", _ML),),
+    "datastores": (Need("Microsoft.MachineLearningServices/workspaces/datastores/write", _ML),),
+    "assets": (Need("Microsoft.MachineLearningServices/workspaces/environments/versions/write", _ML),
+               Need("Microsoft.MachineLearningServices/workspaces/models/versions/write", _ML)),
+    "endpoint": (Need("Microsoft.MachineLearningServices/workspaces/batchEndpoints/write", _ML),),
+    "deployment": (Need("Microsoft.MachineLearningServices/workspaces/batchEndpoints/deployments/write", _ML),
+                   Need("Microsoft.MachineLearningServices/workspaces/codes/versions/write", _ML)),
+    "schedule": (Need("Microsoft.MachineLearningServices/workspaces/schedules/write", _ML),),
+}
+
+
+def _field(permission: Any, name: str, wire: str) -> list[str]:
+    value = permission.get(wire) if isinstance(permission, dict) else getattr(permission, name, None)
+    return [str(v) for v in (value or [])]
+
+
+def _matches(action: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in patterns)
+
+
+def allowed(permissions: Iterable[Any], need: Need) -> bool:
+    for permission in permissions:
+        if need.data:
+            grants, denies = _field(permission, "data_actions", "dataActions"), \
+                _field(permission, "not_data_actions", "notDataActions")
+        else:
+            grants, denies = _field(permission, "actions", "actions"), _field(permission, "not_actions", "notActions")
+        if _matches(need.action, grants) and not _matches(need.action, denies):
+            return True
+    return False
+
+
+def missing(permissions: Iterable[Any], step: str) -> list[Need]:
+    permissions = list(permissions)
+    return [need for need in NEEDS.get(step, ()) if not allowed(permissions, need)]
+
+
+def advice(step: str, needs: list[Need], scope: str) -> str:
+    """One line: what is missing for `step` and the role that grants it, with the az command."""
+    roles = sorted({n.role for n in needs})
+    actions = ", ".join(n.action for n in needs)
+    commands = "; ".join(f'az role assignment create --assignee <you> --role "{r}" --scope {scope}' for r in roles)
+    return (f"{step}: you lack {actions} - granted by the built-in role {' or '.join(roles)}. "
+            f"Ask an administrator: {commands}")
+
+
+def rg_scope(profile: Any) -> str:
+    return f"/subscriptions/{profile.account.subscription_id}/resourceGroups/{profile.workspace.resource_group}"
+
+
+def read_permissions(session: Any) -> list[Any] | None:
+    """The identity's effective permissions on the resource group (None: not readable, e.g. the
+    group does not exist yet or the identity may not read them - then there is no preflight)."""
+    from azure.mgmt.authorization import AuthorizationManagementClient
+
+    from engine.cloud import endpoints
+    from engine.targets.azure._base import say
+
+    p = session.profile
+    where = endpoints(p.account.cloud)
+    try:
+        with AuthorizationManagementClient(session.credential, p.account.subscription_id, base_url=where.arm,
+                                           credential_scopes=[where.arm_scope], **session.client_options()) as client:
+            return list(client.permissions.list_for_resource_group(p.workspace.resource_group))
+    except Exception as exc:  # noqa: BLE001 - say why in the debug log; the steps still run
+        say(f"permissions not checked ({type(exc).__name__}: {str(exc)[:200]})", "debug")
+        return None

@@ -1,0 +1,210 @@
+"""Scoring script of the amlbatch demo model, for an Azure ML *model batch deployment*.
+
+Contract (Azure ML batch endpoints, also honoured by amlbatch's local runner):
+
+``init()``
+    Called once per worker process. Finds ``model.npz`` (and ``model.json`` beside it) under
+    ``os.environ["AZUREML_MODEL_DIR"]``, in that folder or any subfolder (Azure puts a registered
+    model folder one level down). Loads with ``numpy.load(..., allow_pickle=False)``: the model
+    file is plain arrays, never pickled code.
+
+``run(mini_batch: list[str]) -> list[str]``
+    ``mini_batch`` is a list of CSV file paths. Each file has a header row naming the 30 feature
+    columns (any order; names as in ``model.json``) and optionally an ``id`` column; extra columns
+    are ignored. Returns one string per input *row* (append_row then concatenates them into
+    ``predictions.csv``, without a header). The columns of each string, comma-separated:
+
+        file,id,label,probability
+
+    - ``file``: the input file's base name
+    - ``id``: the row's ``id`` value as written, or its 0-based row index when there is no ``id``
+    - ``label``: the predicted class, ``malignant`` or ``benign``
+    - ``probability``: the predicted probability of ``malignant`` (12 significant digits)
+
+Bad files: a file that cannot be scored (unreadable, no header, a missing feature column, a
+non-numeric or non-finite value, a ragged row) is *skipped*: ``run()`` keeps scoring the other
+files of the mini-batch, logs one WARNING line naming the file and the reason, and remembers
+``(path, reason)`` for ``pop_failures()``. It does not raise, because on Azure an exception
+fails the whole mini-batch (the good files' rows would be lost and the mini-batch retried for
+nothing); on Azure the bad file is then named in the user logs. An empty file with just the
+header is not an error (it has no rows).
+
+``pop_failures() -> list[tuple[str, str]]`` (amlbatch extension, ignored by Azure)
+    The files the last ``run()`` call skipped, with the reason; the local runner calls it after
+    every ``run()`` to report bad files by name and count them against ``error_threshold``.
+
+Output action ``summary_only``: when ``AMLBATCH_OUTPUT_ACTION=summary_only`` and
+``AZUREML_BI_OUTPUT_PATH`` is set, ``run()`` writes each file's predictions to
+``$AZUREML_BI_OUTPUT_PATH/<file stem>.predictions.csv`` (with a header row ``id,label,probability``)
+and returns the paths of the files it scored (bad files are left out, so on Azure they count as
+failed items too).
+
+Dependencies: numpy only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import numpy as np
+
+log = logging.getLogger("amlbatch.scorer")
+
+_model: "_Model | None" = None
+_failures: list[tuple[str, str]] = []
+
+
+class _Model:
+    """StandardScaler + binary LogisticRegression, evaluated exactly as scikit-learn does."""
+
+    def __init__(self, npz_path: str):
+        meta_path = os.path.join(os.path.dirname(npz_path), "model.json")
+        with open(meta_path, encoding="utf-8") as handle:
+            meta = json.load(handle)
+        with np.load(npz_path, allow_pickle=False) as arrays:
+            self.mean = np.asarray(arrays["mean"], dtype=np.float64)
+            self.scale = np.asarray(arrays["scale"], dtype=np.float64)
+            self.coef = np.asarray(arrays["coef"], dtype=np.float64).reshape(-1, 1)
+            self.intercept = np.asarray(arrays["intercept"], dtype=np.float64).reshape(1)
+        self.feature_names: list[str] = list(meta["feature_names"])
+        self.class_names: list[str] = list(meta["class_names"])
+        self.kind: str = meta.get("kind", "")
+        self.version: str = str(meta.get("version", ""))
+        n = len(self.feature_names)
+        if self.mean.shape != (n,) or self.scale.shape != (n,) or self.coef.shape != (n, 1):
+            raise ValueError(f"{npz_path}: parameter shapes do not match {n} features")
+        if len(self.class_names) != 2:
+            raise ValueError(f"{meta_path}: expected 2 class names")
+        self.index = {name: i for i, name in enumerate(self.feature_names)}
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(label index, probability of class 0) per row, as sklearn's predict/predict_proba."""
+        Z = (X - self.mean) / self.scale
+        decision = (Z @ self.coef).ravel() + self.intercept[0]
+        p1 = 1.0 / (1.0 + np.exp(-decision))  # expit: P(class 1)
+        return (decision > 0).astype(np.intp), 1.0 - p1
+
+
+def _find_model(root: str) -> str:
+    if os.path.isfile(root):
+        return root
+    found = []
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        if "model.npz" in names:
+            found.append(os.path.join(folder, "model.npz"))
+    if not found:
+        raise FileNotFoundError(f"no model.npz under AZUREML_MODEL_DIR={root}")
+    return min(found, key=lambda p: (p.count(os.sep), p))  # the shallowest one
+
+
+def init() -> None:
+    global _model
+    root = os.environ.get("AZUREML_MODEL_DIR")
+    if not root:
+        raise RuntimeError("AZUREML_MODEL_DIR is not set")
+    path = _find_model(root)
+    _model = _Model(path)
+    log.info("loaded %s model v%s from %s", _model.kind, _model.version, path)
+
+
+def _read(path: str, model: _Model) -> tuple[list[str] | None, np.ndarray]:
+    """(ids or None, feature matrix in model order) of one CSV file; raises ValueError if bad."""
+    with open(path, encoding="utf-8-sig") as handle:  # universal newlines; tolerates a BOM
+        text = handle.read()
+    header, _, body = text.partition("\n")
+    names = [n.strip().strip('"').strip() for n in header.split(",")]
+    if not header.strip():
+        raise ValueError("empty file: no header row")
+    columns = {}
+    for position, name in enumerate(names):
+        columns.setdefault(name, position)
+    missing = [n for n in model.feature_names if n not in columns]
+    if missing:
+        more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
+        raise ValueError(f"missing column(s): {', '.join(missing[:3])}{more}")
+    id_col = next((i for i, n in enumerate(names) if n.lower() == "id"), None)
+    usecols = [columns[n] for n in model.feature_names]
+    lines = body.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        return ([] if id_col is not None else None), np.empty((0, len(usecols)))
+    X = _parse(lines, usecols)
+    if X.shape[0] != len(lines):  # loadtxt skips blank lines: keep ids aligned
+        lines = [line for line in lines if line.strip()]
+        X = _parse(lines, usecols)
+    width = len(names)
+    if body.count(",") != X.shape[0] * (width - 1):
+        # loadtxt with usecols ignores fields beyond the last used column: a longer row would
+        # shift values silently, so reject it
+        bad = next((i for i, line in enumerate(lines) if line.count(",") != width - 1), 0)
+        raise ValueError(f"data row {bad + 1} has {lines[bad].count(',') + 1} fields, the header {width}")
+    ids = None
+    if id_col == 0:
+        ids = [line.partition(",")[0].strip() for line in lines]
+    elif id_col is not None:
+        ids = [line.split(",")[id_col].strip() for line in lines]
+    return ids, X
+
+
+def _parse(lines: list[str], usecols: list[int]) -> np.ndarray:
+    try:
+        X = np.loadtxt(lines, delimiter=",", usecols=usecols, ndmin=2, comments=None, dtype=np.float64)
+    except ValueError as exc:
+        raise ValueError(f"bad data: {exc}") from None
+    if not np.isfinite(X).all():
+        row = int(np.argwhere(~np.isfinite(X))[0][0])
+        raise ValueError(f"non-finite value in data row {row + 1}")
+    return X
+
+
+def _summary_dir() -> str | None:
+    if os.environ.get("AMLBATCH_OUTPUT_ACTION", "append_row") != "summary_only":
+        return None
+    return os.environ.get("AZUREML_BI_OUTPUT_PATH") or None
+
+
+def run(mini_batch: list[str]) -> list[str]:
+    if _model is None:
+        raise RuntimeError("init() was not called")
+    model = _model
+    _failures.clear()
+    summary_dir = _summary_dir()
+    out: list[str] = []
+    names = model.class_names
+    for path in mini_batch:
+        path = str(path)
+        try:
+            ids, X = _read(path, model)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            reason = str(exc) or type(exc).__name__
+            _failures.append((path, reason))
+            log.warning("skipped bad file %s: %s", path, reason)
+            continue
+        labels, proba = model.predict(X)
+        if ids is None:
+            ids = range(X.shape[0])
+        label_text = [names[i] for i in labels.tolist()]
+        if summary_dir is None:
+            base = os.path.basename(path)
+            out.extend([f"{base},{i},{lab},{p:.12g}" for i, lab, p in zip(ids, label_text, proba.tolist())])
+        else:
+            stem = os.path.splitext(os.path.basename(path))[0]
+            target = os.path.join(summary_dir, f"{stem}.predictions.csv")
+            lines = [f"{i},{lab},{p:.12g}\n" for i, lab, p in zip(ids, label_text, proba.tolist())]
+            with open(target + ".tmp", "w", encoding="utf-8") as handle:
+                handle.write("id,label,probability\n")
+                handle.writelines(lines)
+            os.replace(target + ".tmp", target)
+            out.append(path)
+    return out
+
+
+def pop_failures() -> list[tuple[str, str]]:
+    """The (path, reason) of each file the last run() skipped; clears the list."""
+    failures = list(_failures)
+    _failures.clear()
+    return failures
