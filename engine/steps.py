@@ -80,3 +80,11 @@ def delete_check(what: str, found: bool, ours: bool, detail: str = "", value: An
     if not ours:
         return Check("skip", f"kept {what}: not created by this profile")
     return Check("delete", detail or what, value)
+
+
+def delete_containers(mine: list[str], kept: list[str], value: Any) -> Check:
+    """Tear-down of the profile's containers on both targets: `mine` go with their blobs, `kept` says
+    which stay and why."""
+    if not mine:
+        return Check("skip", "; ".join(kept) or "no container created by this profile")
+    return Check("delete", "; ".join(["containers " + ", ".join(mine) + " and their blobs", *kept]), value)

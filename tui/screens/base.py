@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -39,6 +39,27 @@ class BaseScreen(Screen):
         panel.set_class(bool(text), "-shown")
         panel.set_class(severity == "warning", "-warning")
         panel.set_class(severity == "info", "-info")
+
+    def offer_own_id(self, text: str, profile: Any, then: Callable[[], None], no: str = "Not now",
+                     on_no: Callable[[], None] | None = None) -> None:
+        """A copied profile file: offer it its own id (as --new-id does), then go on with `then`."""
+        from tui.messages import error_text
+        from tui.screens.dialogs import Confirm
+
+        def answered(own: bool | None) -> None:
+            if not own:
+                if on_no is not None:
+                    on_no()
+                return
+            try:
+                new = self.app.backend.new_id(profile)
+            except Exception as exc:  # noqa: BLE001 - e.g. the file cannot be written
+                self.show_problem(f"✗ {error_text(exc)[0]}")
+                return
+            self.show_problem(f"This profile now has its own id {new}: it owns nothing yet.", severity="info")
+            then()
+        self.app.push_screen(Confirm(f"{text}\n\nGive this profile its own id now (as --new-id does)?",
+                                     yes="Give it its own id", no=no), answered)
 
 
 class ServiceScreen(BaseScreen):

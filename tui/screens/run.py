@@ -261,23 +261,7 @@ class RunScreen(BaseScreen):
             ", then r to try again."
         self.show_problem(f"✗ {message.text}\n{hint}")
         if message.field == "id":  # a copied profile file: offer what --new-id does
-            self.offer_own_id(message.text)
-
-    def offer_own_id(self, text: str) -> None:
-        from tui.screens.dialogs import Confirm
-
-        def answered(own: bool | None) -> None:
-            if not own:
-                return
-            try:
-                new = self.app.backend.new_id(self.profile)
-            except Exception as exc:  # noqa: BLE001 - e.g. the file cannot be written
-                self.show_problem(f"✗ {error_text(exc)[0]}")
-                return
-            self.show_problem(f"This profile now has its own id {new}: it owns nothing yet.", severity="info")
-            self.start()
-        self.app.push_screen(Confirm(f"{text}\n\nGive this profile its own id now (as --new-id does)?",
-                                     yes="Give it its own id", no="Not now"), answered)
+            self.offer_own_id(message.text, self.profile, self.start)
 
     def finish(self, outcome: str) -> None:
         self.state = outcome

@@ -183,20 +183,7 @@ class TeardownScreen(BaseScreen):
 
     def on_profile_is_copy(self, message: ProfileIsCopy) -> None:
         self.query_one("#td-status", Static).update("This profile file is a copy of another profile.")
-
-        def answered(own: bool | None) -> None:
-            if not own:
-                self.action_back()
-                return
-            try:
-                new = self.app.backend.new_id(self.profile)
-            except Exception as exc:  # noqa: BLE001 - e.g. the file cannot be written
-                self.show_problem(f"✗ {error_text(exc)[0]}")
-                return
-            self.show_problem(f"This profile now has its own id {new}: it owns nothing yet.", severity="info")
-            self.plan()
-        self.app.push_screen(Confirm(f"{message.text}\n\nGive this profile its own id now (as --new-id does)?",
-                                     yes="Give it its own id", no="Back"), answered)
+        self.offer_own_id(message.text, self.profile, self.plan, no="Back", on_no=self.action_back)
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.query_one("#td-status", Static).update("Cannot look at what to delete:")

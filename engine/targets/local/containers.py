@@ -7,7 +7,7 @@ from pathlib import Path
 
 from engine.context import StepContext
 from engine.fileio import write_json
-from engine.steps import Check, Done, none
+from engine.steps import Check, Done, delete_containers, none
 from engine.targets.local.state import LocalStep, read
 
 
@@ -60,10 +60,7 @@ class Containers(LocalStep):
                 mine.append(name)
             elif self.target.ours(read(self._record(account, name))):
                 kept.append(check.detail)
-        if not mine:
-            return Check("skip", "; ".join(kept) or "no container created by this profile")
-        return Check("delete", "; ".join(["containers " + ", ".join(mine) + " and their blobs", *kept]),
-                     (account, mine))
+        return delete_containers(mine, kept, (account, mine))
 
     def delete(self, ctx: StepContext, check: Check) -> Done:
         account, mine = check.value

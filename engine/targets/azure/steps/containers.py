@@ -7,7 +7,7 @@ import functools
 
 from engine.context import StepContext
 from engine import ownership
-from engine.steps import Check, Done, none
+from engine.steps import Check, Done, delete_containers, none
 from engine.targets.azure import _owned
 from engine.targets.azure._blob import metadata_tags, owner_metadata
 from engine.targets.azure.session import AzureStep
@@ -69,10 +69,7 @@ class Containers(AzureStep):
                 kept.append(_owned.kept(f"container '{name}'", users).detail)
             else:
                 mine.append(name)
-        if not mine:
-            return Check("skip", "; ".join(kept) or "no container created by this profile")
-        return Check("delete", "; ".join(["containers " + ", ".join(mine) + " and their blobs", *kept]),
-                     (account, mine))
+        return delete_containers(mine, kept, (account, mine))
 
     def delete(self, ctx: StepContext, check: Check) -> Done:
         from azure.core.exceptions import ResourceNotFoundError
