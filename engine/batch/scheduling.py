@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import math
 import os
+import pickle
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -234,7 +235,7 @@ class _Job(_Reporting):
         """Handle the one message `worker`'s readable connection holds; False if its pipe is closed."""
         try:
             if worker.state != "dead":
-                self.on_message(worker, worker.conn.recv())
+                self.on_message(worker, pickle.loads(worker.conn.recv_bytes()))
         except (EOFError, OSError):
             return False
         return True
@@ -243,7 +244,7 @@ class _Job(_Reporting):
         """Handle every message waiting from `worker`; False if its pipe is closed."""
         try:
             while worker.state != "dead" and worker.conn.poll():
-                self.on_message(worker, worker.conn.recv())
+                self.on_message(worker, pickle.loads(worker.conn.recv_bytes()))
         except (EOFError, OSError):
             return False
         return True
@@ -263,27 +264,33 @@ class _Job(_Reporting):
         """Give each worker one mini-batch to run and one queued ahead of it: a worker starts the
         next one the moment it finishes, without waiting for the parent's reply. Idle workers are
         served first so that the work is spread before anything is queued."""
-        for ahead in (False, True):
-            for worker in self.workers:
-                if worker.state != ("busy" if ahead else "idle") or (ahead and worker.queued):
-                    continue
-                if ahead and self.undispatched() <= sum(w.state == "starting" for w in self.workers):
-                    return  # a worker still starting will take what is left
-
+        workers = self.workers
+        for worker in workers:
+            if worker.state == "idle":
                 mb = self.next_work()
-                if mb is None:
+                if mb is None or not self.send_work(worker, mb):
                     return
-                try:
-                    worker.conn.send((mb, self.mb_files(mb)))
-                except (OSError, ValueError):
-                    self.retry.appendleft(mb)
-                    self.on_death(worker)
-                    return
-                if ahead:
-                    worker.queued.append(mb)
-                else:
-                    worker.state, worker.mb = "busy", mb
-                    worker.deadline = time.monotonic() + self.s.timeout
+                worker.state, worker.mb = "busy", mb
+                worker.deadline = time.monotonic() + self.s.timeout
+        for worker in workers:
+            if worker.state != "busy" or worker.queued:
+                continue
+            if self.undispatched() <= sum(w.state == "starting" for w in workers):
+                return  # a worker still starting will take what is left
+            mb = self.next_work()
+            if mb is None or not self.send_work(worker, mb):
+                return
+            worker.queued.append(mb)
+
+    def send_work(self, worker: _Worker, mb: int) -> bool:
+        """Send mini-batch `mb` to `worker` (one pickle, one write); False if the worker is gone."""
+        try:
+            worker.conn.send_bytes(pickle.dumps((mb, self.mb_files(mb)), pickle.HIGHEST_PROTOCOL))
+        except (OSError, ValueError):
+            self.retry.appendleft(mb)
+            self.on_death(worker)
+            return False
+        return True
 
     def top_up(self) -> bool:
         """Start workers while there is work no live worker could take; True if any was started."""
@@ -391,7 +398,7 @@ class _Job(_Reporting):
     def request_stop(self) -> None:
         for w in self.workers:
             try:
-                w.conn.send(None)
+                w.conn.send_bytes(pickle.dumps(None))
             except (OSError, ValueError):
                 pass
         self.stop_deadline = time.monotonic() + STOP_GRACE

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -47,8 +48,9 @@ class _Sender:
         self.lock = threading.Lock()
 
     def __call__(self, msg: tuple) -> None:
+        data = pickle.dumps(msg, pickle.HIGHEST_PROTOCOL)  # send_bytes: no pickler built per message
         with self.lock:
-            self.conn.send(msg)
+            self.conn.send_bytes(data)
 
 
 class _ForwardHandler(logging.Handler):
@@ -135,7 +137,8 @@ def _worker_main(conn: Any, config: dict[str, Any]) -> None:
 
     Messages to the parent: ("ready", has_pop_failures, init_seconds) | ("init_failed", error) |
     ("done", mb, n_results, start, end, failures_or_None) | ("error", mb, error) |
-    ("log", level, text). From the parent: (mb, [paths]) or None (stop)."""
+    ("log", level, text). From the parent: (mb, [paths]) or None (stop). After the config, each
+    message is one pickle sent with send_bytes both ways."""
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     except (ValueError, OSError):
@@ -208,7 +211,7 @@ def _serve(conn: Any, config: dict[str, Any], log: WorkerLog) -> None:
     pos = 0
     while True:
         try:
-            task = conn.recv()
+            task = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):
             break
         if task is None:

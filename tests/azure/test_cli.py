@@ -142,3 +142,18 @@ def test_no_secret_in_any_file_or_output(signed_in, capfd, tmp_path, amlbatch_ho
             assert value not in text, f"{name} printed"
         for file in files:
             assert value not in file.read_text(errors="replace"), f"{name} in {file}"
+
+
+def test_headless_submit_shows_the_files_azure_could_not_score(signed_in, capfd, tmp_path, amlbatch_home):
+    cloud = signed_in
+    path = str(write_profile(tmp_path / "p", auth="environment"))
+    code, out, err = run_cli(capfd, "--profile", path, "--yes")
+    assert code == 0, out + err
+    ws = cloud.workspace("amlbatch-ws", "amlbatch-rg")
+    first = cloud.list_blobs(ws.storage_account, "amlbatch-input", "data/")[0].rsplit("/", 1)[-1]
+    cloud.file_errors = {first: "KeyError: 'amount'"}  # the scorer skips it; the batch job logs it
+
+    code, out, err = run_cli(capfd, "--profile", path, "--submit", "--yes")
+    assert f"failed: {first}: KeyError: 'amount'" in out, out
+    assert "10 rows scored" in out and "1 failed" in out, out
+    assert err == ""

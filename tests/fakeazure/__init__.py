@@ -65,6 +65,7 @@ Jobs: ``job(name)`` -> Job (``.status``, ``.kind`` "batch"/"batch-child"/jobType
 ``set_job_status(name, status, error=None)`` (pins the status), ``advance_job(name)``,
 ``job_progression = ("Queued", "Running", "Completed")``, ``job_auto_advance = True``,
 ``scorer = callable(files: list[(relative name, bytes)], deployment JSON) -> bytes``.
+``file_errors = {file name: reason}`` (files the scorer skips; the job logs them, see below).
 
 What is served
 --------------
@@ -119,6 +120,10 @@ output file (default predictions.csv, or the file of a uri_file output) into the
 ``azureml://datastores/workspaceblobstore/paths/azureml/<child>/score/``; an existing file is kept). The
 default scorer writes one row per non-empty input line: ``<file name>,<line number>,<score in [0,1)>``.
 No input files, an unreadable datastore or a raising scorer make the job Failed with an error.
+While Running and at Completed the child publishes its logs as run artifacts in the workspace artifact store
+(container ``azureml``, ``ExperimentRun/dcid.<child>/logs/``): ``job_progress_overview.txt`` (mini-batches of
+the deployment's miniBatchSize, done/total; items processed, succeeded, failed), ``user/error.txt``
+(``<file>: <reason>`` per file in ``file_errors``) and ``user/stdout/node0/process000.stdout.txt``.
 Also: ARM jobs list/get/PUT (submitted pipeline/command jobs progress but run nothing)/cancel (LRO ->
 Canceled)/DELETE; run history run, details, children, rundata, batchrundata; dataset
 ``batchGetResolvedUris``. That is what ``jobs.get``, ``jobs.list(parent_job_name=...)``, ``jobs.stream``,
@@ -151,7 +156,7 @@ quotas), ``_template`` (ARM expression evaluator). Entra ID: ``_aad``. ARM: ``_a
 ``_arm_providers``, ``_arm_groups``, ``_arm_resources`` (generic catch-all), ``_arm_storage``,
 ``_arm_deployments``. Azure ML: ``_ml_workspaces``, ``_ml_compute``, ``_ml_datastores``, ``_ml_assets``,
 ``_ml_endpoints``, ``_ml_deployments``, ``_ml_schedules``, ``_ml_jobs``, ``_ml_invoke`` (scoring URIs),
-``_ml_scoring``, ``_ml_dataplane`` (discovery, run history). Blob: ``_blob_accounts``, ``_blob_auth``,
+``_ml_scoring``, ``_ml_joblogs`` (a job's published logs), ``_ml_dataplane`` (discovery, run history). Blob: ``_blob_accounts``, ``_blob_auth``,
 ``_blob_containers``, ``_blob_blobs``. Resource modules never import ``_fake``.
 """
 

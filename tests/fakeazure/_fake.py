@@ -37,6 +37,7 @@ from ._ml_datastores import DatastoresMixin
 from ._ml_deployments import BatchDeploymentsMixin
 from ._ml_endpoints import BatchEndpointsMixin
 from ._ml_invoke import BatchInvokeMixin
+from ._ml_joblogs import JobLogsMixin
 from ._ml_jobs import JobsMixin
 from ._ml_schedules import SchedulesMixin
 from ._ml_scoring import ScoringMixin
@@ -65,6 +66,7 @@ class FakeAzure(
     JobsMixin,                 # Azure ML: jobs (ARM) and their progression
     BatchInvokeMixin,          # Azure ML: scoring URI invocations, batch job listings
     ScoringMixin,              # Azure ML: what a batch job writes when it completes
+    JobLogsMixin,              # Azure ML: a batch job's progress overview and logs (run artifacts)
     MlDataPlaneMixin,          # Azure ML: discovery, run history, datasets
     BlobAccountsMixin,         # Blob: accounts, keys, test-facing blob API
     BlobAuthMixin,             # Blob: SharedKey / SAS / bearer auth

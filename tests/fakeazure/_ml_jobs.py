@@ -101,6 +101,8 @@ class JobsMixin:
             except JobFailure as exc:
                 status, error = "Failed", str(exc)
         job.status = status
+        if status == "Running" and job.kind == "batch":
+            self._publish_progress(job, None, finished=False)
         if status in TERMINAL:
             job.ended = job.ended or now_iso()
             if status == "Failed":

@@ -67,7 +67,7 @@ class ScoringMixin:
             return self._resolve_data_uri(ws, version["properties"]["dataUri"])
         raise JobFailure(f"Unsupported input URI '{uri}'.")
 
-    def _score(self, job: Job) -> None:
+    def _input_files(self, job: Job) -> list[tuple[str, bytes]]:
         ws = job.ws
         files: list[tuple[str, bytes]] = []
         for uri in job.inputs.values():
@@ -77,9 +77,17 @@ class ScoringMixin:
             names = sorted(n for n in blobs if n == prefix or n.startswith(folder))
             files.extend((n[len(folder):] if n.startswith(folder) else n.rsplit("/", 1)[-1],
                           blobs[n]["data"]) for n in names)
+        return files
+
+    def _score(self, job: Job) -> None:
+        ws = job.ws
+        files = self._input_files(job)
         if not files:
             raise JobFailure(f"No input files were found at {', '.join(job.inputs.values())}. "
                               "Batch jobs need at least one file to score.")
+        self._publish_progress(job, files, finished=True)
+        skipped = getattr(self, "file_errors", {}) or {}
+        files = [(n, d) for n, d in files if n.rsplit("/", 1)[-1] not in skipped]
         dep = ws.deployments.get((job.endpoint or "").lower(), {}).get((job.deployment or "").lower()) or {}
         try:
             output = self.scorer(files, dep)

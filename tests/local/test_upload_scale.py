@@ -5,6 +5,7 @@ the runner queues a mini-batch ahead per worker and streams a mini-batch's outpu
 from __future__ import annotations
 
 import os
+import pickle
 import types
 from pathlib import Path
 
@@ -62,8 +63,8 @@ class _Pipe:
     def __init__(self) -> None:
         self.sent: list = []
 
-    def send(self, message) -> None:
-        self.sent.append(message)
+    def send_bytes(self, data: bytes) -> None:
+        self.sent.append(pickle.loads(data))
 
 
 def test_each_worker_gets_one_mini_batch_running_and_one_queued_ahead(tmp_path: Path) -> None:

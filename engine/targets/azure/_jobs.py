@@ -7,7 +7,8 @@
   `input_path`, a local file or folder uploaded first to `jobs/<job id>/` in the input container.
 * Output: a fresh folder per job, `azureml://datastores/<output datastore>/paths/<endpoint>/<job id>/`
   (an existing predictions file is never overwritten by Azure, so a shared folder would mix runs).
-* Following polls the job and emits JobStatus/JobLog; canceling the token cancels the job.
+* Following polls the job and emits JobStatus/JobLog, and, from the logs the scoring step publishes
+  (see _progress), JobProgress and the failed files; canceling the token cancels the job.
 * Results come from the job's CHILD (the scoring step; the parent pipeline job has no files):
   `jobs.list(parent_job_name=...)` then `jobs.download(child, output_name="score")`. When the
   identity may not read the output with Entra ID, the files are read with our blob code, which
@@ -29,6 +30,7 @@ from engine.errors import AmlBatchError, Canceled
 from engine.jobinfo import TERMINAL, JobInfo, new_job_id
 from engine.targets.azure import _capture, _errors, _lro
 from engine.targets.azure._base import get_or_none, logging_to, sdk_error
+from engine.targets.azure._progress import ProgressReader
 
 FOLLOW_EVERY = 10.0  # seconds between status polls (scaled by _lro.CLOCK.scale, at least 50 ms)
 CANCEL_GRACE = 120.0  # seconds to wait for a canceled job to say Canceled
@@ -167,6 +169,7 @@ class AzureJobs:
         with self._job_logging(job_id, emit), self._guard(f"follow scoring run {job_id}"):
             last = ""
             canceled_at: float | None = None
+            progress = ProgressReader(self, job_id, emit)
             while True:
                 job = self.session.ml.jobs.get(job_id)
                 status = _status(job)
@@ -174,6 +177,8 @@ class AzureJobs:
                     last = status
                     emit(ev.JobStatus(job_id, status))
                     emit(ev.JobLog(job_id, "status", f"{status} after {_lro.fmt_elapsed(time.monotonic() - start)}"))
+                if status not in ("NotStarted", "Queued", "Preparing", "Starting", "Provisioning"):
+                    progress.poll()
                 if status in TERMINAL:
                     break
                 if canceled_at is None and cancel.canceled:
@@ -190,9 +195,13 @@ class AzureJobs:
                     continue
             info = self._info(job_id, job)
             info.duration = round(time.monotonic() - start, 1)
+            info.failed_files = progress.failed_files
+            info.failures = len(progress.failed_files)
             if status == "Completed":
                 info.rows = self._count_rows(info.output)
-                emit(ev.JobProgress(job_id, 1, 1, 0, 0, info.rows, 0))
+                done, total, items, everything, _ = progress.figures
+                emit(ev.JobProgress(job_id, done or 1, total or 1, items, max(everything, items), info.rows,
+                                    info.failures))
             elif status == "Failed":
                 studio = self._studio(job)
                 info.error = "the scoring job failed" + (f"; its logs are in Azure ML studio: {studio}" if studio
