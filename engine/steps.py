@@ -82,6 +82,15 @@ def delete_check(what: str, found: bool, ours: bool, detail: str = "", value: An
     return Check("delete", detail or what, value)
 
 
+def delete_uploaded(mine: list[str], container: str, value: Any) -> Check:
+    """Tear-down of the profile's uploaded blobs on both targets (when their container stays)."""
+    from engine.words import counted
+
+    if not mine:
+        return Check("skip", "no uploaded data of this profile")
+    return Check("delete", f"{counted(len(mine), 'uploaded blob')} in {container}", value)
+
+
 def delete_containers(mine: list[str], kept: list[str], value: Any) -> Check:
     """Tear-down of the profile's containers on both targets: `mine` go with their blobs, `kept` says
     which stay and why."""

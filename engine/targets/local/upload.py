@@ -12,7 +12,7 @@ from pathlib import Path
 from engine import diff, ownership
 from engine.context import StepContext
 from engine.datafiles import DataFile, HashCache, copy_with_md5, human_bytes
-from engine.steps import Check, Done
+from engine.steps import Check, Done, delete_uploaded
 from engine.targets.local.blobindex import BlobIndex, blob_owners
 from engine.targets.local.state import LocalStep, confined, read
 from engine.words import counted
@@ -105,11 +105,7 @@ class Upload(LocalStep):
         if self.target.ours(read(container / "container.json")) and not self.target.inside(container)[1]:
             return Check("skip", "uploaded data goes with its container")
         blobs = [blob for blob, owner in blob_owners(container) if ownership.made_by(owner, self.profile)]
-        if not blobs:
-            return Check("skip", "no uploaded data of this profile")
-        return Check("delete", f"{counted(len(blobs), 'uploaded blob')} in "
-                               f"{self.profile.storage.input_container}",
-                     (container, blobs))
+        return delete_uploaded(blobs, self.profile.storage.input_container, (container, blobs))
 
     def delete(self, ctx: StepContext, check: Check) -> Done:
         container, blobs = check.value

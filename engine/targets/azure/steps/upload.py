@@ -8,7 +8,7 @@ from typing import Any
 from engine import diff, ownership
 from engine.context import StepContext
 from engine.datafiles import DataFile, HashCache, human_bytes
-from engine.steps import Check, Done
+from engine.steps import Check, Done, delete_uploaded
 from engine.targets.azure import _owned
 from engine.targets.azure._blob import META_MD5, metadata_tags
 from engine.targets.azure.session import AzureStep
@@ -82,11 +82,7 @@ class Upload(AzureStep):
             return Check("skip", "uploaded data goes with its container")
         mine = [name for name, blob in self._listed_blobs(account).items()
                 if ownership.made_by(metadata_tags(blob.metadata), self.profile)]
-        if not mine:
-            return Check("skip", "no uploaded data of this profile")
-        return Check("delete", f"{counted(len(mine), 'uploaded blob')} in "
-                               f"{self.profile.storage.input_container}",
-                     (account, mine))
+        return delete_uploaded(mine, self.profile.storage.input_container, (account, mine))
 
     def delete(self, ctx: StepContext, check: Check) -> Done:
         from azure.core.exceptions import ResourceNotFoundError
