@@ -189,12 +189,13 @@ REFS = ("model", "environment", "code")
 
 def deployment_wanted(profile: Any, versions: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
     """What the deployment should be: asset references as "name:version", the script, the
-    cluster, and every batch setting (engine.deployment.DeploymentSettings)."""
+    cluster, and every batch setting (engine.deployment.DeploymentSettings). An MLflow model has
+    no code nor environment version: its deployment has neither, nor a script ("")."""
     from pathlib import PurePath
 
     return {
-        **{kind: "{}:{}".format(*versions[kind]) for kind in REFS},
-        "scoring_script": PurePath(profile.scorer.script).as_posix(),
+        **{kind: "{}:{}".format(*versions[kind]) if kind in versions else "" for kind in REFS},
+        "scoring_script": PurePath(profile.scorer.script).as_posix() if "code" in versions else "",
         "compute": profile.compute.name,
         **DeploymentSettings.from_profile(profile).to_dict(),
     }

@@ -142,6 +142,19 @@ class JobFinished(Event):
 
 
 @dataclass(frozen=True)
+class CostEstimate(Event):
+    """Azure retail prices (engine.pricing): what a profile would cost (scope "profile", before
+    anything is made) or what a finished scoring run cost (scope "run"). `lines` words them;
+    `prices` holds each rate (`amount` null when unavailable), `figures` the sums made of them."""
+
+    type: ClassVar[str] = "cost_estimate"
+    scope: str  # profile | run
+    lines: tuple[str, ...]
+    prices: tuple[dict[str, Any], ...] = ()
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RunFinished(Event):
     type: ClassVar[str] = "run_finished"
     run_id: str
@@ -154,7 +167,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
         RunStarted, StepStarted, StepLog, StepProgress, StepFinished, SignInPrompt,
-        JobSubmitted, JobStatus, JobProgress, JobLog, JobFinished, RunFinished,
+        JobSubmitted, JobStatus, JobProgress, JobLog, JobFinished, CostEstimate, RunFinished,
     )
 }
 
@@ -165,7 +178,7 @@ def from_dict(data: dict[str, Any]) -> Event:
     cls = EVENT_TYPES[data["type"]]
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {k: v for k, v in data.items() if k in names}
-    for key in ("steps", "titles"):
+    for key in ("steps", "titles", "lines", "prices"):
         if key in kwargs:
             kwargs[key] = tuple(kwargs[key])
     return cls(**kwargs)

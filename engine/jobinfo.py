@@ -23,6 +23,7 @@ class JobInfo:
     duration: float = 0.0
     error: str = ""
     failed_files: list[list[str]] = field(default_factory=list)  # [file, error]
+    scheduled: str = ""  # the schedule that started the run; empty for a run you submitted
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -24,9 +24,10 @@ from engine.secrets import redact_event
 
 
 def submit(profile: Profile, emit: ev.Emit, cancel: CancelToken | None = None,
-           input_path: str | None = None, wait: bool = True, target: Target | None = None) -> JobInfo:
+           input_path: str | None = None, wait: bool = True, target: Target | None = None,
+           job_id: str | None = None) -> JobInfo:
     """Submit a scoring run and, with `wait`, follow it to the end. Canceling the token while
-    following cancels the job."""
+    following cancels the job. `job_id`: a name the caller chose (the local service's invocations)."""
     cancel = cancel or CancelToken()
     record = RunRecord(profile, uuid.uuid4().hex, "submit")
     consumer = guarded(emit)
@@ -40,7 +41,7 @@ def submit(profile: Profile, emit: ev.Emit, cancel: CancelToken | None = None,
     try:
         if input_path is not None and not Path(input_path).expanduser().exists():
             raise AmlBatchError(f"--input: no such file or folder: {input_path}")
-        job = target.submit_job(input_path)
+        job = target.submit_job(input_path, job_id) if job_id else target.submit_job(input_path)
         fan_out(ev.JobSubmitted(job.job_id, job.input, job.output))
         if not wait:
             return job

@@ -55,6 +55,7 @@ SETTINGS_VARIABLES = (
     "AMLBATCH_TEST_BLOB_CA",        # tests: the CA bundle for that endpoint
     "AMLBATCH_OUTPUT_ACTION",       # set by the batch runner for the scorer, read by scorer/score.py
     "AMLBATCH_TUI_BENCH_EXIT",      # benchmark: the wizard exits after its first paint
+    "AMLBATCH_PRICES_URL",          # the retail prices API (engine.pricing_cache); "off" for no lookups
 )
 
 

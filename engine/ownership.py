@@ -108,8 +108,10 @@ def asset_versions(profile: Any) -> dict[str, tuple[str, str]]:
     """(name, version) of each asset; versions are content hashes so unchanged assets keep theirs.
     Both targets version assets this way (Azure turns the model's into a number, see its assets step)."""
     s, folder = profile.scorer, profile.scorer_dir
-    env_hash = hashlib.sha256((folder / s.environment).read_bytes() + s.image.encode()).hexdigest()[:12]
     names = asset_names(profile)
+    if profile.mlflow_model:  # deployed without code and environment: Azure supplies both
+        return {"model": (names["model"], tree_hash(folder / s.model))}
+    env_hash = hashlib.sha256((folder / s.environment).read_bytes() + s.image.encode()).hexdigest()[:12]
     return {
         "environment": (names["environment"], env_hash),
         "model": (names["model"], tree_hash(folder / s.model)),

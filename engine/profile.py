@@ -141,6 +141,9 @@ class Schedule:
                              "recurrence; empty for no schedule", label="Frequency")
     interval: int = _f(1, v.int_range(1, 1000), "every N frequency units", label="Interval")
     name: str = _f("amlbatch-schedule", v.endpoint, "schedule name", label="Schedule name")
+    start_time: str = _f("", v.start_time, "first run, ISO 8601 (read in time_zone without an offset); empty: "
+                         "when Azure creates the schedule, or when --serve starts", label="Start time")
+    time_zone: str = _f("UTC", v.time_zone, "IANA time zone of the runs' wall clock", label="Time zone")
 
 
 SECTIONS: dict[str, type] = {
@@ -191,6 +194,14 @@ class Profile:
 
             return Path(scorer.__file__).parent
         return self.resolve(self.scorer.folder)
+
+    @property
+    def mlflow_model(self) -> bool:
+        """Whether scorer.model is an MLflow model folder (it holds an MLmodel file): it needs no
+        scoring script and no environment (engine.mlflowmodel)."""
+        from engine import mlflowmodel
+
+        return mlflowmodel.is_mlflow(self)
 
     def resolve(self, value: str) -> Path:
         path = Path(os.path.expanduser(value))

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 from filelock import FileLock, Timeout
 
 from engine import events as ev
-from engine import identity, paths, targets
+from engine import identity, mlflowmodel, paths, targets
 from engine.context import CancelToken, StepContext
 from engine.contract import Target
 from engine.datafiles import expand
@@ -314,7 +314,8 @@ def preflight(profile: Profile) -> list[Path]:
     scorer_dir, source = profile.scorer_dir, profile.source
     if not scorer_dir.is_dir():
         raise ProfileError(source, "scorer.folder", f"no such folder: {scorer_dir}")
-    for key in ("script", "model", "environment"):
+    mlflow = mlflowmodel.check(profile)  # an MLflow model needs no script and no environment
+    for key in ("model",) if mlflow else ("script", "model", "environment"):
         if not (scorer_dir / getattr(profile.scorer, key)).exists():
             raise ProfileError(source, f"scorer.{key}",
                                f"no such file in {scorer_dir}: {getattr(profile.scorer, key)}")

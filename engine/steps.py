@@ -21,9 +21,11 @@ class StepSpec:
 STEPS: tuple[StepSpec, ...] = (
     StepSpec("resource_group", "Resource group"),
     StepSpec("workspace", "Workspace", ("resource_group",)),
-    StepSpec("containers", "Storage containers", ("workspace",)),
-    StepSpec("upload", "Data upload", ("containers",)),
     StepSpec("compute", "Compute cluster", ("workspace",)),
+    # blob data roles (the cluster's identity, and yours if you lack one) before any blob is touched
+    StepSpec("access", "Data access roles", ("workspace", "compute")),
+    StepSpec("containers", "Storage containers", ("workspace", "access")),
+    StepSpec("upload", "Data upload", ("containers",)),
     StepSpec("datastores", "Datastores", ("containers",)),
     StepSpec("assets", "Environment, model and code", ("workspace",)),
     StepSpec("endpoint", "Batch endpoint", ("workspace",)),

@@ -170,6 +170,32 @@ def job_id(value: object) -> str | None:
     return portable_file_name(value)
 
 
+def time_zone(value: object) -> str | None:
+    """A schedule's time zone: an IANA name zoneinfo knows (tzdata supplies them on Windows)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(value, str) or not value.strip():
+        return "an IANA time zone name such as UTC or Europe/Berlin"
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return "an IANA time zone name such as UTC or Europe/Berlin"
+    return None
+
+
+def start_time(value: object) -> str | None:
+    """A schedule's start: empty (when served) or an ISO 8601 date and time, e.g. 2026-01-31T09:00:00."""
+    from datetime import datetime
+
+    if value == "":
+        return None
+    try:
+        datetime.fromisoformat(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "an ISO 8601 date and time such as 2026-01-31T09:00:00 (or empty: when --serve starts)"
+    return None
+
+
 def one_of(*choices: str) -> Validator:
     def check(value: object) -> str | None:
         if value not in choices:
@@ -210,6 +236,25 @@ def relative_path(value: object) -> str | None:
     # C:\x, C:x and \\server\share are not relative on Windows either
     if value.startswith(("/", "\\", "~")) or PureWindowsPath(value).drive or ".." in parts:
         return "a path inside the scorer folder (relative, no '..')"
+    return None
+
+
+def mlmodel(text: str) -> str | None:
+    """An MLflow model's MLmodel file: YAML with a python_function flavour, the one Azure batch
+    deployments (and amlbatch's local runner) score with."""
+    import yaml  # only for MLflow models: off the start-up path
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return f"the MLmodel file is not valid YAML ({' '.join(str(exc).split())[:200]})"
+    flavors = data.get("flavors") if isinstance(data, dict) else None
+    if not isinstance(flavors, dict):
+        return "the MLmodel file has no 'flavors' section"
+    if "python_function" not in flavors:
+        found = ", ".join(map(str, flavors)) or "none"
+        return (f"the MLmodel file has no python_function flavour (found: {found}); batch deployments "
+                "score MLflow models through it: save the model with mlflow.<flavour>.save_model or log_model")
     return None
 
 

@@ -26,7 +26,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -97,8 +97,22 @@ def _wait_until_up(url: str, ca_file: str, process: subprocess.Popen, seconds: f
             return  # it answered (403 without credentials): it is up
         except OSError as exc:
             last = str(exc)
-            time.sleep(0.2)
+            time.sleep(0.05)
     raise RuntimeError(f"azurite did not answer within {seconds:.0f} s ({last})")
+
+
+def _start(binary: str, folder: Path, cert: Path, key: Path, log: Any) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    args = [binary]
+    if os.path.basename(binary) == "azurite":
+        args = [binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--queuePort", str(_free_port()),
+                "--tablePort", str(_free_port())]
+    else:
+        args += ["--blobHost", "127.0.0.1", "--blobPort", str(port)]
+    args += ["--inMemoryPersistence", "--skipApiVersionCheck", "--oauth", "basic", "--cert", str(cert),
+             "--key", str(key), "--silent"]
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+    return process, f"https://127.0.0.1:{port}/{ACCOUNT}"
 
 
 @pytest.fixture(scope="session")
@@ -112,26 +126,21 @@ def azurite() -> Iterator[Azurite]:
         pytest.skip(reason)
     folder = Path(tempfile.mkdtemp(prefix="azurite-"))
     cert, key = _self_signed(folder)
-    port = _free_port()
-    args = [binary]
-    if os.path.basename(binary) == "azurite":
-        args = [binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--queuePort", str(_free_port()),
-                "--tablePort", str(_free_port())]
-    else:
-        args += ["--blobHost", "127.0.0.1", "--blobPort", str(port)]
-    args += ["--inMemoryPersistence", "--skipApiVersionCheck", "--oauth", "basic", "--cert", str(cert),
-             "--key", str(key), "--silent"]
     log = open(folder / "azurite.log", "wb")
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
-    url = f"https://127.0.0.1:{port}/{ACCOUNT}"
-    try:
-        _wait_until_up(url, str(cert), process)
-    except RuntimeError as exc:
-        process.kill()
-        process.wait()
-        log.close()
-        text = (folder / "azurite.log").read_text(errors="replace")[-2000:]
-        pytest.fail(f"{exc}\n{text}")
+    # Each pytest-xdist worker starts its own. A free port can be taken by another process before
+    # Azurite binds it; Azurite then exits at once, and a second port is tried.
+    for attempt in range(3):
+        process, url = _start(binary, folder, cert, key, log)
+        try:
+            _wait_until_up(url, str(cert), process)
+            break
+        except RuntimeError as exc:
+            process.kill()
+            process.wait()
+            if attempt == 2 or process.returncode != 1:  # 1: Azurite's exit when the port is in use
+                log.close()
+                text = (folder / "azurite.log").read_text(errors="replace")[-2000:]
+                pytest.fail(f"{exc}\n{text}")
     try:
         yield Azurite(url=url, ca_file=str(cert))
     finally:

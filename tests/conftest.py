@@ -34,13 +34,21 @@ def _snapshot() -> dict[str, tuple[int, int]]:
     return found
 
 
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")  # pytest-xdist's documented marker of a worker process
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config.stash[_BEFORE] = _snapshot()
+    # Under xdist the controller's session spans every worker's: it alone takes both snapshots.
+    if not _is_xdist_worker(session.config):
+        session.config.stash[_BEFORE] = _snapshot()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when any test wrote into the user's real amlbatch folders: tests must stay in
     their AMLBATCH_HOME sandbox (a leaked profile changes what the user's next run does)."""
+    if _is_xdist_worker(session.config):
+        return
     before, after = session.config.stash.get(_BEFORE, {}), _snapshot()
     changed = sorted(p for p in after.keys() | before.keys() if before.get(p) != after.get(p))
     if changed:
@@ -60,6 +68,7 @@ def amlbatch_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         if name.startswith("AMLBATCH_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AMLBATCH_HOME", str(home))
+    monkeypatch.setenv("AMLBATCH_PRICES_URL", "off")  # no test reaches the real prices API (tests/fakeazure/_prices.py)
     monkeypatch.setenv("NO_COLOR", "1")
     return home
 

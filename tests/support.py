@@ -42,3 +42,16 @@ def write_scorer(folder: Path) -> Path:
     (folder / "environment.yml").write_text("name: test\ndependencies:\n  - python=3.11\n")
     (folder / "model" / "weights.bin").write_bytes(b"\x00\x01\x02")
     return folder
+
+
+def save_mlflow_model(folder: Path) -> Path:
+    """A tiny scikit-learn classifier saved as an MLflow model: class 1 when a + b > 2."""
+    import mlflow.sklearn
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    train = pd.DataFrame({"a": [0.0, 0.5, 1.0, 2.0, 2.5, 3.0], "b": [0.0, 0.5, 0.5, 1.5, 2.0, 3.0]})
+    classifier = LogisticRegression(C=100.0).fit(train, [0, 0, 0, 1, 1, 1])
+    # pip_requirements given: mlflow would otherwise infer them by loading the model (slow)
+    mlflow.sklearn.save_model(classifier, str(folder), pip_requirements=["scikit-learn", "skops"])
+    return folder

@@ -12,7 +12,8 @@ from typing import Any
 
 DARK, LIGHT = "amlbatch-dark", "amlbatch-light"
 DEFAULT = DARK
-STYLESHEET = Path(__file__).with_name("app.tcss")
+STYLESHEET = Path(__file__).with_name("app.tcss")  # what every screen shares, and the start screen
+SCREENS_STYLESHEET = Path(__file__).with_name("screens.tcss")  # the other screens (their CSS_PATH)
 
 # name -> Theme keyword arguments. `variables` add the app's own: glyph colours of step outcomes.
 SPECS: dict[str, dict[str, Any]] = {
@@ -48,12 +49,16 @@ def settings_path() -> Path:
 
 
 def load_settings() -> dict[str, Any]:
-    import tomllib
+    try:
+        text = settings_path().read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return {}  # missing (nothing chosen yet) or unreadable: defaults, never a crash at start-up
+    import tomllib  # only when there is a file: its import costs the first paint ~4 ms
 
     try:
-        return tomllib.loads(settings_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}  # missing or damaged: defaults, never a crash at start-up
+        return tomllib.loads(text)
+    except ValueError:
+        return {}  # damaged: defaults
 
 
 def load_choice() -> str:

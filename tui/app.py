@@ -22,7 +22,7 @@ import themes
 from tui import routes
 from tui.backend import Backend
 
-BENCH_ENV = "AMLBATCH_TUI_BENCH_EXIT"  # benchmark only: exit after the first screen is painted
+BENCH_ENV = "AMLBATCH_TUI_BENCH_EXIT"  # benchmark only: exit once the first screen is shown
 
 
 class Clock:
@@ -103,6 +103,9 @@ class AmlBatchApp(App[int]):
         self.go("start")
         if self.start_profile:
             self.open_profile(self.start_profile, self.sets)
+
+    def on_ready(self) -> None:
+        # Textual's Ready (the first layout is done): the benchmark's exit waits for the next refresh
         if self._bench_file:
             self.call_after_refresh(self._bench_exit)
 

@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="with --results: destination folder (default ./results/JOB)")
     p.add_argument("--header", action="store_true",
                    help="with --results: start the results file with the profile's scorer.columns")
+    p.add_argument("--serve", action="store_true",
+                   help="serve the local endpoint's REST API on 127.0.0.1 and fire its schedule, until Ctrl+C")
+    p.add_argument("--port", type=int, metavar="N", help="with --serve: the port (default 8765; 0 picks a free one)")
     p.add_argument("--list-profiles", action="store_true", help="saved profiles with target and last run")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a profile field for this run (repeatable)")
@@ -64,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def is_headless(args: argparse.Namespace) -> bool:
     return any((args.yes, args.plan, args.teardown, args.submit, args.jobs, args.results,
-                args.list_profiles, args.json, args.version, args.new_id))
+                args.list_profiles, args.json, args.version, args.new_id, args.serve))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,9 +168,13 @@ def run_headless(args: argparse.Namespace) -> Exit:
         return Exit.OK
     if args.list_profiles:
         return list_profiles(args)
-    actions = [a for a in ("plan", "teardown", "submit", "jobs", "results") if getattr(args, a)]
+    actions = [a for a in ("plan", "teardown", "submit", "jobs", "results", "serve") if getattr(args, a)]
     if len(actions) > 1:
-        raise AmlBatchError("choose one of --plan, --teardown, --submit, --jobs, --results")
+        raise AmlBatchError("choose one of --plan, --teardown, --submit, --jobs, --results, --serve")
+    if args.port is not None and not args.serve:
+        raise AmlBatchError("--port goes with --serve")
+    if args.port is not None and not 0 <= args.port <= 65535:
+        raise ProfileError("--port", "", f"a port number from 0 to 65535 (0: any free one), not {args.port}")
     if (args.input or args.no_wait) and not args.submit:
         raise AmlBatchError("--input and --no-wait go with --submit")
     if (args.out or args.header) and not args.results:
@@ -201,6 +208,8 @@ def run_headless(args: argparse.Namespace) -> Exit:
         return list_jobs(profile, args)
     if args.results:
         return copy_results(profile, args)
+    if args.serve and not args.yes:  # with --yes it provisions first, as --yes --submit does
+        return serve(profile, args)
 
     from engine import run
 
@@ -214,7 +223,7 @@ def run_headless(args: argparse.Namespace) -> Exit:
     try:
         with Interrupts(cancel, say):
             if args.plan:
-                summary = run.plan(profile, renderer, cancel, adopt=args.adopt)
+                summary = plan_and_cost(profile, renderer, cancel, args.adopt)
                 return _exit_for(summary, plan=True)
             if args.teardown:
                 if not args.yes:
@@ -235,7 +244,7 @@ def run_headless(args: argparse.Namespace) -> Exit:
                 print("Nothing changed.", file=sys.stderr)
                 return Exit.OK
             if not args.yes:
-                summary = run.plan(profile, renderer, cancel, adopt=args.adopt)
+                summary = plan_and_cost(profile, renderer, cancel, args.adopt)
                 if summary.outcome == "changes" and not confirm("Make the changes listed above?"):
                     print("Nothing changed.", file=sys.stderr)
                     return Exit.OK
@@ -243,15 +252,27 @@ def run_headless(args: argparse.Namespace) -> Exit:
                     return _exit_for(summary)
             summary = run.provision(profile, renderer, cancel, adopt=args.adopt)
             code = _exit_for(summary)
-            if code != Exit.OK or not args.submit:
+            if code != Exit.OK or not (args.submit or args.serve):
                 return code
-            return submit(profile, args, renderer, cancel)
+            return serve(profile, args) if args.serve else submit(profile, args, renderer, cancel)
     except SignInError as exc:  # its own line, before any step: no step ran
         renderer.close()
         print(f"amlbatch: {exc}", file=sys.stderr)
         return Exit.FAILED
     finally:
         renderer.close()
+
+
+def plan_and_cost(profile: Any, renderer: Any, cancel: Any, adopt: bool) -> Any:
+    """The plan, then what the profile costs on Azure (prices looked up while the plan runs; a
+    price that cannot be read is "price unavailable" and changes no exit code)."""
+    from engine import pricing, run
+
+    cost = pricing.estimate_later(profile)
+    summary = run.plan(profile, renderer, cancel, adopt=adopt)
+    if summary.outcome != "canceled":
+        renderer(cost().event())
+    return summary
 
 
 def _exit_for(summary: Any, plan: bool = False) -> Exit:
@@ -271,10 +292,48 @@ def submit(profile: Any, args: argparse.Namespace, renderer: Any, cancel: Any) -
     if not args.json:
         for line in jobs.summary_lines(profile, job):
             print(line)
+    if job.finished:  # its node time at the node price (README: Cost)
+        from engine import pricing
+
+        renderer(pricing.run_cost(profile, job).event())
     verdict = jobs.outcome(job)
     if verdict == "canceled":
         return Exit.INTERRUPTED
     return Exit.FAILED if verdict == "failed" else Exit.OK  # "partial" warns in the summary; 0
+
+
+def serve(profile: Any, args: argparse.Namespace) -> Exit:
+    """The local service in the foreground until Ctrl+C (README: The local service)."""
+    from engine.serve import DEFAULT_PORT, LocalService, NotProvisioned
+    from tui.headless import service_line
+
+    def say(line: str) -> None:
+        print(service_line(line, args.json), flush=True)
+
+    service = LocalService(profile, say, DEFAULT_PORT if args.port is None else args.port)
+    try:
+        service.check_ready()
+    except NotProvisioned as exc:  # nothing to serve yet: a failure, not bad usage
+        print(f"amlbatch: {exc}", file=sys.stderr)
+        return Exit.FAILED
+    presses = []
+
+    def interrupted(signum: int, frame: Any) -> None:  # its own handler, also after --yes provisioning
+        presses.append(signum)
+        if len(presses) > 1:
+            raise KeyboardInterrupt  # a second Ctrl+C while stopping: at once
+        service.ask_stop()
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        service.start()
+        service.wait()
+    finally:
+        going = service.stop()
+        signal.signal(signal.SIGINT, previous)
+    say("Stopped the service." + (f" Still running: {', '.join(job.job_id for job in going)} "
+                                   f"(amlbatch --profile {profile.name} --jobs)" if going else ""))
+    return Exit.INTERRUPTED
 
 
 def list_jobs(profile: Any, args: argparse.Namespace) -> Exit:
@@ -295,7 +354,8 @@ def list_jobs(profile: Any, args: argparse.Namespace) -> Exit:
     for job in found:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.submitted))
         status = "Failed" if jobs.outcome(job) == "failed" else job.status  # no row scored: failed to you
-        print(f"{job.job_id:<{width}}  {status:<10} {when:<19} {job.rows:>8} {job.failures:>6}  {job.output}")
+        by = f"  (scheduled: {job.scheduled})" if job.scheduled else ""  # a run its schedule started
+        print(f"{job.job_id:<{width}}  {status:<10} {when:<19} {job.rows:>8} {job.failures:>6}  {job.output}{by}")
     return Exit.OK
 
 

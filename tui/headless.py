@@ -249,6 +249,11 @@ class HumanRenderer:
             self.running.pop("job", None)
             self.progress.pop("job", None)
 
+    def on_cost_estimate(self, e: ev.CostEstimate) -> None:
+        indent = "  " if e.scope == "run" else ""  # a run's cost closes its summary's indented lines
+        for line in e.lines:
+            self.write_line(indent + line)
+
     def on_sign_in_prompt(self, e: ev.SignInPrompt) -> None:
         self.write_line(self.paint(e.message, "1;33"))
 
@@ -260,6 +265,13 @@ class HumanRenderer:
         self.write_line(self.paint(", ".join(parts) + f" in {fmt_duration(e.duration)}", code))
         if e.outcome == "canceled":
             self.write_line("Stopped. Run the same command again to resume where it stopped.")
+
+
+def service_line(line: str, as_json: bool = False) -> str:
+    """A line of the local service (--serve), with the time it was said; with --json, a JSON object."""
+    if as_json:
+        return json.dumps({"ts": time.time(), "message": line})
+    return f"{time.strftime('%H:%M:%S')} {line}"
 
 
 class JsonRenderer:

@@ -49,8 +49,17 @@ Output file: a worker writes its rows to its own part file (`output_dir/.amlbatc
 and reports only a byte range; the parent accepts the range only when it accepts the mini-batch as
 done, so bytes of an attempt that timed out, crashed or was given up never reach the output and a
 retried mini-batch never duplicates rows. Accepted ranges are copied (sendfile) in mini-batch order,
-i.e. input file order, into a hidden temporary file as soon as all earlier mini-batches are
-finished, so the parent holds no rows and the copying overlaps the scoring. At the end:
+i.e. input file order, into a hidden temporary file once all earlier mini-batches are finished
+(after each batch of replies; ranges that follow each other in one part file in one copy), so the
+parent holds no rows and the copying overlaps the scoring.
+
+Dispatch: each worker has one mini-batch running and at least one queued ahead in its pipe, so it
+never waits for the parent between two. Once two mini-batches per worker are timed, short ones go
+out many to a message (engine.batch.scheduling.AHEAD seconds' worth, at most MAX_AHEAD, never more
+than half a worker's share of what is left), and while every worker has work queued the parent
+sleeps for half of the least fed worker's queue instead of waking for each reply, then takes the
+replies together. A mini-batch's `timeout` runs from when the parent learns that the one before
+it finished, so a run() may be given up to that nap (at most POLL) more than `timeout`. At the end:
 Completed -> the temporary file is renamed to `<output_file_name>`; Failed -> the rows of every
 mini-batch that did complete are kept as `<output_file_name>.partial` (`BatchResult.partial_file`)
 and no `<output_file_name>` is written; Canceled -> nothing is kept. An existing
@@ -73,10 +82,20 @@ raises only ValueError for invalid arguments (before anything starts) and whatev
 
 Modules: settings (BatchSettings, BatchResult, end states), scheduling (run_batch and the job
 loop), processes (the parent's handle on a worker process), worker (what runs in a worker
-process), output (assembling the output file from the part files).
+process), output (assembling the output file from the part files). mlflow_driver/mlflow_score.py is
+not imported by any of them: it is the scoring script the local target gives the runner for an
+MLflow model (engine.mlflowmodel).
 """
 
-from engine.batch.scheduling import run_batch, usable_cores
-from engine.batch.settings import CANCELED, COMPLETED, FAILED, BatchResult, BatchSettings
-
 __all__ = ["run_batch", "usable_cores", "BatchSettings", "BatchResult", "COMPLETED", "FAILED", "CANCELED"]
+_HOME = {"run_batch": "scheduling", "usable_cores": "scheduling"}
+
+
+def __getattr__(name: str):
+    """The public names, imported when first asked for: a worker process imports
+    engine.batch.worker, and with it this package, so the package itself imports nothing."""
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"engine.batch.{_HOME.get(name, 'settings')}"), name)

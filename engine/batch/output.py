@@ -2,8 +2,8 @@
 
 A worker appends its rows to its own part file (`_write_at`) and reports only the byte range; the
 parent accepts a range when it accepts the mini-batch as done (`_Output.accept`) and copies the
-accepted ranges (`_copy_range`, sendfile where it works) in mini-batch order into a hidden
-temporary file. `_Output.finish` renames that file into place (Completed), keeps it as
+accepted ranges (`_Output.append`: `_copy_range`, sendfile where it works) in mini-batch order
+into a hidden temporary file, consecutive ranges of one part file in one copy. `_Output.finish` renames that file into place (Completed), keeps it as
 `<output_file_name>.partial` (Failed) or drops it (Canceled); `_Output.cleanup` removes the part
 and temporary files whatever happened."""
 
@@ -107,29 +107,45 @@ class _Output:
 
     def accept(self, mb: int, seq: int = 0, start: int = 0, end: int = 0) -> None:
         """Mini-batch `mb` is finished: its rows are [start, end) of worker `seq`'s part file (none
-        if the range is empty, e.g. it failed); copy what now follows the output's end."""
+        if the range is empty, e.g. it failed). They are copied by the next `append()`: the job
+        calls it after each batch of replies, so that ranges that follow each other are copied
+        in one go."""
         if end > start:
             self.r_part[mb], self.r_start[mb], self.r_end[mb] = seq, start, end
         else:
             self.r_part[mb] = 0
-        self.append()
 
     def copy_rows(self, mb: int) -> None:
-        seq = self.r_part[mb]
-        if seq <= 0 or self.out_fd is None:
+        self.copy_range(self.r_part[mb], self.r_start[mb], self.r_end[mb])
+
+    def copy_range(self, seq: int, start: int, end: int) -> None:
+        """Copy bytes [start, end) of worker `seq`'s part file to the output's end."""
+        if seq <= 0 or self.out_fd is None or end <= start:
             return
         fd = self.part_fds.get(seq)
         if fd is None:
             fd = self.part_fds[seq] = os.open(self.part_path(seq), os.O_RDONLY | _BINARY)
-        _copy_range(fd, self.out_fd, self.r_start[mb], self.r_end[mb] - self.r_start[mb])
+        _copy_range(fd, self.out_fd, start, end - start)
 
     def append(self) -> None:
         """Copy the finished mini-batches that follow the output's end, in order (rows of later
-        ones wait in the part files): the output file is ready when the last one finishes."""
+        ones wait in the part files): the output file is ready when the last one finishes.
+        Consecutive mini-batches that one worker ran one after the other sit end to end in its
+        part file: they are copied as one range."""
+        part, r_start, r_end = self.r_part, self.r_start, self.r_end
+        seq = start = end = 0  # the range gathered so far, not copied yet
+        mb = self.merged
         try:
-            while self.merged < self.n_mb and self.r_part[self.merged] >= 0:
-                self.copy_rows(self.merged)
-                self.merged += 1
+            while mb < self.n_mb and part[mb] >= 0:
+                if part[mb] > 0:
+                    if part[mb] != seq or r_start[mb] != end:
+                        self.copy_range(seq, start, end)
+                        self.merged = mb  # every mini-batch before mb is in the output
+                        seq, start = part[mb], r_start[mb]
+                    end = r_end[mb]
+                mb += 1
+            self.copy_range(seq, start, end)
+            self.merged = mb
         except OSError as exc:
             raise OutputError(f"writing {self.tmp_path} failed: {exc}") from None
 

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 POLL = 0.1  # longest wait between cancel checks
 STOP_GRACE = 2.0  # seconds a worker gets to exit after "stop" before it is killed
+AHEAD = 0.02  # seconds of work queued ahead per worker once mini-batches are timed: short
+# mini-batches go out many to a message, and the parent answers a batch of replies at a time
+MAX_AHEAD = 512  # mini-batches queued ahead per worker at most
 
 
 def usable_cores() -> int:
@@ -75,6 +78,9 @@ class _Job(_Reporting):
         self.attempts: dict[int, int] = {}  # failed attempts of mini-batches being retried
 
         self.workers: list[_Worker] = []
+        self.run_seconds = 0.0  # time workers took per finished mini-batch, summed (as seen here)
+        self.timed = 0  # mini-batches in that sum
+        self.backlog = False  # replies arrived during a nap: take them all before the next
         self.seq = 0
         self.n_workers = 0
         self.init_failures = 0
@@ -178,9 +184,12 @@ class _Job(_Reporting):
             mb = msg[1]
             if worker.state != "busy" or worker.mb != mb:
                 return  # stale: the parent already gave up on this attempt
+            now = time.monotonic()
+            self.run_seconds += max(0.0, now - (worker.deadline - self.s.timeout))  # since it started
+            self.timed += 1
             if worker.queued:  # the worker went straight on to the one sent ahead
                 worker.mb = worker.queued.pop(0)
-                worker.deadline = time.monotonic() + self.s.timeout
+                worker.deadline = now + self.s.timeout
             else:
                 worker.state, worker.mb = "idle", -1
             if kind == "error":
@@ -260,37 +269,66 @@ class _Job(_Reporting):
             return self.next_mb - 1
         return None
 
+    def mean_run(self) -> float | None:
+        """Seconds a mini-batch takes a worker, on average so far (None before the first)."""
+        return self.run_seconds / self.timed if self.timed else None
+
+    def ahead(self) -> int:
+        """Mini-batches to keep queued ahead of each worker: one until two per worker are timed,
+        then AHEAD seconds' worth, so that short ones are sent (and answered) in batches; never
+        more than half a worker's share of what is left, so that the workers finish together."""
+        mean = self.mean_run()
+        workers = max(1, len(self.workers))
+        if mean is None or self.timed < 2 * workers:
+            return 1
+        left = self.undispatched() + sum(len(w.queued) for w in self.workers)
+        return max(1, min(MAX_AHEAD, int(AHEAD / max(mean, 1e-6)), left // (2 * workers)))
+
     def dispatch(self) -> None:
-        """Give each worker one mini-batch to run and one queued ahead of it: a worker starts the
-        next one the moment it finishes, without waiting for the parent's reply. Idle workers are
-        served first so that the work is spread before anything is queued."""
+        """Give each worker a mini-batch to run and `ahead()` more queued behind it, sent in one
+        message: a worker starts the next one the moment it finishes, without waiting for the
+        parent's reply. Idle workers are served first so that the work is spread before anything
+        is queued; a queue is topped up once it is half empty."""
         workers = self.workers
         for worker in workers:
             if worker.state == "idle":
                 mb = self.next_work()
-                if mb is None or not self.send_work(worker, mb):
+                if mb is None or not self.send_work(worker, [mb]):
                     return
                 worker.state, worker.mb = "busy", mb
                 worker.deadline = time.monotonic() + self.s.timeout
+        ahead = self.ahead()
         for worker in workers:
-            if worker.state != "busy" or worker.queued:
+            if worker.state != "busy" or len(worker.queued) > ahead // 2:
                 continue
-            if self.undispatched() <= sum(w.state == "starting" for w in workers):
-                return  # a worker still starting will take what is left
-            mb = self.next_work()
-            if mb is None or not self.send_work(worker, mb):
+            starting = sum(w.state == "starting" for w in workers)
+            batch = []
+            while len(worker.queued) + len(batch) < ahead and self.undispatched() > starting:
+                batch.append(self.next_work())  # a worker still starting will take what is left
+            if not batch or not self.send_work(worker, batch):
                 return
-            worker.queued.append(mb)
+            worker.queued.extend(batch)
 
-    def send_work(self, worker: _Worker, mb: int) -> bool:
-        """Send mini-batch `mb` to `worker` (one pickle, one write); False if the worker is gone."""
+    def send_work(self, worker: _Worker, mbs: list[int]) -> bool:
+        """Send mini-batches `mbs` to `worker` (one pickle, one write); False if the worker is gone."""
         try:
-            worker.conn.send_bytes(pickle.dumps((mb, self.mb_files(mb)), pickle.HIGHEST_PROTOCOL))
+            tasks = [(mb, self.mb_files(mb)) for mb in mbs]
+            worker.conn.send_bytes(pickle.dumps(tasks, pickle.HIGHEST_PROTOCOL))
         except (OSError, ValueError):
-            self.retry.appendleft(mb)
+            self.retry.extendleft(reversed(mbs))
             self.on_death(worker)
             return False
         return True
+
+    def nap(self) -> float:
+        """How long the parent may sleep instead of waking for each reply: half the work queued
+        ahead of the least fed worker, when every live worker is busy with several mini-batches
+        queued (short ones; 0: wait for messages as they come, which long ones hardly send)."""
+        mean = self.mean_run()
+        if mean is None or not self.workers:
+            return 0.0
+        least = min((len(w.queued) if w.state == "busy" else 0) for w in self.workers)
+        return min(POLL, least * mean / 2) if least >= 2 and least * mean >= 0.001 else 0.0
 
     def top_up(self) -> bool:
         """Start workers while there is work no live worker could take; True if any was started."""
@@ -376,7 +414,13 @@ class _Job(_Reporting):
             now = time.monotonic()
             deadlines = [w.deadline for w in self.workers if w.state in ("starting", "busy")]
             timeout = max(0.0, min([POLL] + [d - now for d in deadlines]))
-            for w in self.waiter.ready(self.workers, timeout):
+            napped = self.backlog
+            if not napped and (nap := min(self.nap(), timeout)) > 0:
+                time.sleep(nap)  # the replies wait in the pipes and are taken together
+                napped = True
+            ready = self.waiter.ready(self.workers, 0.0 if napped else timeout)
+            self.backlog = napped and bool(ready)
+            for w in ready:
                 if w.state == "dead" and w not in self.workers:
                     continue
                 open_pipe = self.receive(w)  # one message: the next select returns at once if more wait
@@ -385,6 +429,8 @@ class _Job(_Reporting):
                         self.drain(w)  # what it sent before it exited still counts
                     # exited (maybe after init_failed) or pipe closed: replace it
                     self.on_death(w)
+            if not self.backlog:
+                self.output.append()  # once per batch of replies: consecutive ranges in one copy
             now = time.monotonic()
             for w in list(self.workers):
                 if w.state == "starting" and now > w.deadline:

@@ -8,6 +8,7 @@ importable by its module path (engine.batch.worker) and light: standard library 
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import logging
 import os
@@ -137,8 +138,8 @@ def _worker_main(conn: Any, config: dict[str, Any]) -> None:
 
     Messages to the parent: ("ready", has_pop_failures, init_seconds) | ("init_failed", error) |
     ("done", mb, n_results, start, end, failures_or_None) | ("error", mb, error) |
-    ("log", level, text). From the parent: (mb, [paths]) or None (stop). After the config, each
-    message is one pickle sent with send_bytes both ways."""
+    ("log", level, text). From the parent: [(mb, [paths]), ...] (run in order) or None (stop).
+    After the config, each message is one pickle sent with send_bytes both ways."""
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     except (ValueError, OSError):
@@ -209,14 +210,17 @@ def _serve(conn: Any, config: dict[str, Any], log: WorkerLog) -> None:
 
     fd = os.open(config["part"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _BINARY, 0o644)
     pos = 0
+    tasks: collections.deque[tuple[int, list[str]]] = collections.deque()
     while True:
-        try:
-            task = pickle.loads(conn.recv_bytes())
-        except (EOFError, OSError):
-            break
-        if task is None:
-            break
-        mb, files = task
+        if not tasks:  # the parent's next message waits in the pipe while these run
+            try:
+                sent = pickle.loads(conn.recv_bytes())
+            except (EOFError, OSError):
+                break
+            if sent is None:
+                break
+            tasks.extend(sent)
+        mb, files = tasks.popleft()
         start, writing = pos, False
         try:
             result = run(files)

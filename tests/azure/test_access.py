@@ -38,10 +38,11 @@ def test_an_identity_with_every_right_gets_no_warning(cloud, profile_path):
 
 def test_a_contributor_without_a_blob_data_role_is_told_before_the_upload(cloud, profile_path):
     provision(reload(profile_path), cloud)
-    cloud.caller_permissions = CONTRIBUTOR
+    cloud.caller_permissions = CONTRIBUTOR  # no blob data role, and may not assign one
     sink = plan(profile_path, cloud)
-    lines = warnings(sink, "upload")
-    assert lines and "Storage Blob Data Contributor" in lines[0] and "az role assignment create" in lines[0]
+    access = sink.finished()["access"]  # the upload waits for the data roles: the ask is made there
+    assert access.outcome == "failed" and "Storage Blob Data Contributor" in access.error
+    assert "az role assignment create" in access.error and sink.finished()["upload"].outcome == "skipped"
     assert not warnings(sink, "compute") and not warnings(sink, "workspace")
 
 
@@ -50,7 +51,8 @@ def test_a_reader_is_told_every_step_it_cannot_do(cloud, profile_path):
     cloud.caller_permissions = READER
     sink = plan(profile_path, cloud)
     assert "Contributor" in warnings(sink, "workspace")[0]
-    assert "AzureML Data Scientist" in warnings(sink, "deployment")[0]
+    assert "AzureML Data Scientist" in warnings(sink, "assets")[0]
+    assert "may not assign roles" in sink.finished()["access"].error  # what follows it is not checked
 
 
 def test_rbac_matching_follows_azure():

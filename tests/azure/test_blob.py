@@ -1,6 +1,6 @@
 """The azure target's own blob code against Azurite (the real Blob API): containers, concurrent
-upload with byte progress, skipping unchanged files, and the fall-back from Entra ID to the account
-key when the identity has no data rights. ARM (the workspace that owns the storage account) is the
+upload with byte progress, skipping unchanged files, and the truth (the role to ask for, no account
+key) when the identity has no data rights. ARM (the workspace that owns the storage account) is the
 fake cloud; blob traffic goes to Azurite through the target's test hook."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import uuid
 import pytest
 
 from engine import events as ev
-from engine import identity, run, secrets
+from engine import identity, run
 from tests.azure_support import reload, target, write_profile
 from tests.support import Collector
-from tests.azurite import KEY, StaticToken
+from tests.azurite import StaticToken
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:marshmallow.*", "ignore::Warning:azure.*")
-BLOB_STEPS = {"resource_group", "workspace", "containers", "upload"}
+BLOB_STEPS = {"resource_group", "workspace", "compute", "access", "containers", "upload"}
 
 
 class SplitCredential:
@@ -94,27 +94,16 @@ def test_containers_and_upload_with_entra_id(cloud, azurite, tmp_path, names):
     assert data == b"id,value\n7,7\n8,8\n"
 
 
-def test_falls_back_to_the_account_key_without_data_rights(cloud, azurite, tmp_path, names):
+def test_without_data_rights_it_says_which_role_and_uses_no_account_key(cloud, azurite, tmp_path, names):
     profile = blob_profile(tmp_path, names)
-    summary, sink = provision(profile, cloud, azurite, StaticToken(), only={"resource_group", "workspace"})
-    assert summary.outcome == "succeeded"
-    # the workspace's storage account is Azurite's: its datastore secret is Azurite's key
-    ws = cloud.workspace("amlbatch-ws", "amlbatch-rg")
-    cloud.storage_accounts[ws.storage_account.lower()]["key"] = KEY
-    ws.datastore_secrets["workspaceblobstore"]["key"] = KEY
-
     refused = StaticToken(audience="https://management.azure.com")  # storage answers 403
     summary, sink = provision(profile, cloud, azurite, refused)
-    assert summary.outcome == "succeeded", [(k, e.outcome, e.error) for k, e in sink.finished().items()
-                                            if e.outcome == "failed"]
-    assert sink.outcomes()["upload"] == "created"
-    warnings = sink.logs(level="warning")
-    assert len(warnings) == 1 and "using the account key" in warnings[0]
-    assert cloud.calls_matching("POST", "/datastores/workspaceblobstore/listSecrets")
-    assert secrets.redact(f"key {KEY}") == "key ***"  # remembered: no event can show it
-    assert all(KEY not in getattr(e, "message", "") for e in sink.events)
-    names_up = [b.name for b in key_client(azurite).get_container_client(names[0]).list_blobs()]
-    assert len(names_up) == 3
+    containers = sink.finished()["containers"]
+    assert summary.outcome == "failed" and containers.outcome == "failed"
+    assert "refused the signed-in identity" in containers.error
+    assert "'Storage Blob Data Contributor' role" in containers.error
+    assert sink.outcomes()["upload"] == "skipped"
+    assert not cloud.calls_matching("POST", "/listSecrets") and not cloud.calls_matching("POST", "/listKeys")
 
 
 def test_upload_can_be_canceled_and_resumes(cloud, azurite, tmp_path, names):

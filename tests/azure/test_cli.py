@@ -44,16 +44,16 @@ def test_headless_lifecycle_on_azure(signed_in, capfd, tmp_path, amlbatch_home):
     assert code == 0, out + err
     lines = out.splitlines()
     assert lines[0].startswith("amlbatch · profile az · target azure · provisioning")
-    assert sum(1 for line in lines if STEP_LINE.match(line)) == 10, out
-    assert re.search(r"^9 created, 0 updated, 0 exist, 0 failed in ", out, re.M), out
+    assert sum(1 for line in lines if STEP_LINE.match(line)) == 11, out
+    assert re.search(r"^10 created, 0 updated, 0 exist, 0 failed in ", out, re.M), out
     assert err == ""  # the SDKs printed nothing (their dots, log lines and warnings are captured)
 
     code, out, err = run_cli(capfd, "--profile", path, "--yes")
-    assert code == 0 and re.search(r"^0 created, 0 updated, 9 exist, 0 failed in ", out, re.M), out
+    assert code == 0 and re.search(r"^0 created, 0 updated, 10 exist, 0 failed in ", out, re.M), out
     assert err == ""
 
     code, out, err = run_cli(capfd, "--profile", path, "--plan")
-    assert code == 0 and "0 to create, 0 to update, 9 unchanged" in out
+    assert code == 0 and "0 to create, 0 to update, 10 unchanged" in out
 
     code, out, err = run_cli(capfd, "--profile", path, "--submit", "--yes")
     assert code == 0, out + err
@@ -69,7 +69,7 @@ def test_headless_lifecycle_on_azure(signed_in, capfd, tmp_path, amlbatch_home):
 
     code, out, err = run_cli(capfd, "--profile", path, "--teardown", "--yes", "--purge")
     assert code == 0, out + err
-    assert re.search(r"^2 deleted, 8 kept or gone, 0 failed in ", out, re.M), out
+    assert re.search(r"^2 deleted, 9 kept or gone, 0 failed in ", out, re.M), out
     assert err == ""
     assert not cloud.resource_groups
 
@@ -112,14 +112,17 @@ def test_no_secret_in_any_file_or_output(signed_in, capfd, tmp_path, amlbatch_ho
     outputs.append(out + err)
     assert code == 0
 
-    # the identity loses its data rights: the account key gets fetched and used
+    # the identity loses its data rights: the run fails naming the role (no fall-back to the account key)
     account = next(iter(cloud.workspaces.values())).storage_account
     cloud.blob_rbac_denied.add(account)
     (tmp_path / "p" / "data" / "part-0.csv").write_text("id,value\n1,1\n")
     code, out, err = run_cli(capfd, "--profile", path, "--yes", "--verbose")
     outputs.append(out + err)
+    assert code == 1 and "'Storage Blob Data Contributor' role" in out, out + err
+    cloud.blob_rbac_denied.discard(account)
+    code, out, err = run_cli(capfd, "--profile", path, "--yes", "--verbose")
+    outputs.append(out + err)
     assert code == 0, out + err
-    assert "using the account key" in out  # said as a warning line
     code, out, err = run_cli(capfd, "--profile", path, "--submit", "--yes", "--json")
     outputs.append(out + err)
     assert code == 0

@@ -30,7 +30,8 @@ ceiling moves, and (c)/(a) cannot beat it.
 
 Then `--tiny` files of one row each at mini_batch_size 1 (the runner's per-mini-batch overhead):
 (i) multiprocessing.Pool.imap with one process per core (chunksize 1; the parent writes the rows in
-order), (a) the loop, (c) the runner with one worker per core; goal (c) >= (i).
+order), (a) the loop, (c) the runner with one worker per core; goal (c) >= (i), printed last as the
+paired ratio (min / median). `--only sizes` or `--only tiny` runs one part.
 
 Targets on a 2-core machine: (b)/(a) >= 0.9 and (c)/(a) >= 1.7. Fixed costs (worker start-up with
 the numpy import, about 0.2 s) are paid once per job, so (c)/(a) needs a few seconds of work to
@@ -263,9 +264,10 @@ def bytecode_note() -> str:
     return "bytecode: " + ("not written (PYTHONDONTWRITEBYTECODE set)" if off else "compiled and cached")
 
 
-def table(modes: tuple, data: Path, count: int, mini_batch: int, args: argparse.Namespace, scratch: Path) -> None:
+def table(modes: tuple, data: Path, count: int, mini_batch: int, args: argparse.Namespace, scratch: Path
+          ) -> dict[str, list[dict]]:
     """Run the modes interleaved `args.repeat` times; print each mode's best run and the ratios of
-    paired runs against the first mode."""
+    paired runs against the first mode. Returns every run, by mode label, in repeat order."""
     print(f"{'files':>6} {'rows':>9}  {'mode':<10} {'seconds':>8} {'rows/s':>10} {'best/1st':>8} "
           f"{'paired min/median':>18} {'start-up':>9} {'CPU s':>6} {'others':>7} {'parent MB':>10} {'worker MB':>10}")
     runs: dict[str, list[dict]] = {label: [] for _, _, label in modes}
@@ -286,6 +288,7 @@ def table(modes: tuple, data: Path, count: int, mini_batch: int, args: argparse.
         print(f"{count:>6} {best['rows']:>9}  {label:<10} {best['seconds']:>8.2f} {rate:>10.0f} "
               f"{rate / base:>7.2f}x {pair:>18} {startup:>9} {best['cpu']:>6.2f} {best['other_load']:>6.0%} "
               f"{parent:>10.0f} {worker:>10}", flush=True)
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mini-batch", type=int, default=10, help="mini_batch_size (files per run())")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved runs per mode")
     parser.add_argument("--tiny", type=int, default=10000, help="tiny files for the Pool.imap comparison (0: skip)")
+    parser.add_argument("--only", choices=["sizes", "tiny"],
+                        help="run only the N/4N tables (sizes) or only the tiny-file comparison (tiny)")
     parser.add_argument("--max-wait", type=float, default=30.0,
                         help="seconds to wait for other processes to calm down before each run")
     parser.add_argument("--child", choices=["loop", "imap", "runner"], help=argparse.SUPPRESS)
@@ -314,29 +319,35 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="amlbatch-bench-runner-") as tmp:
         scratch = Path(tmp)
         data = scratch / "data"
-        t0 = time.perf_counter()
-        paths = make_data(data, args.files, args.rows)
-        size = sum(p.stat().st_size for p in paths)
-        if hasattr(os, "sync"):
-            os.sync()  # no write-back of the generated data during the measurements
-        print(f"data: {args.files} distinct files x {args.rows} rows, 4 names each ({size / 1e6:.0f} MB as "
-              f"{len(paths)} files), made in {time.perf_counter() - t0:.1f} s (not timed)")
-        print(f"machine: {cores} cores; CPU scaling of {cores} spinning processes now: "
-              f"{cpu_check(cores):.2f}x (the ceiling for (c)/(a))")
-        print(f"best of {args.repeat} runs per cell, modes interleaved, each run in a fresh process; "
-              f"paired: each repeat's run against the same repeat's (a) (min / median); {bytecode_note()}")
-        modes = (("loop", 1, "(a) loop"), ("runner", 1, "(b) 1 wkr"), ("runner", cores, f"(c) {cores} wkr"))
-        print(f"\nmini_batch_size {args.mini_batch}")
-        for count in (args.files, 4 * args.files):
-            table(modes, data, count, args.mini_batch, args, scratch)
-        if args.tiny:
+        if args.only != "tiny":
+            t0 = time.perf_counter()
+            paths = make_data(data, args.files, args.rows)
+            size = sum(p.stat().st_size for p in paths)
+            print(f"data: {args.files} distinct files x {args.rows} rows, 4 names each ({size / 1e6:.0f} MB "
+                  f"as {len(paths)} files), made in {time.perf_counter() - t0:.1f} s (not timed)")
+        if args.tiny and args.only != "sizes":
             tiny = scratch / "tiny"
             write_sample_files(tiny, files=args.tiny, rows_per_file=1, seed=0)
             (tiny / "files.txt").write_text("".join(f"{p}\n" for p in sorted(tiny.glob("*.csv"))))
+        if hasattr(os, "sync"):
+            os.sync()  # no write-back of the generated data during the measurements
+        print(f"machine: {cores} cores; CPU scaling of {cores} spinning processes now: "
+              f"{cpu_check(cores):.2f}x (the ceiling for (c)/(a))")
+        print(f"best of {args.repeat} runs per cell, modes interleaved, each run in a fresh process; "
+              f"paired: each repeat's run against the same repeat's first mode (min / median); {bytecode_note()}")
+        modes = (("loop", 1, "(a) loop"), ("runner", 1, "(b) 1 wkr"), ("runner", cores, f"(c) {cores} wkr"))
+        if args.only != "tiny":
+            print(f"\nmini_batch_size {args.mini_batch}")
+            for count in (args.files, 4 * args.files):
+                table(modes, data, count, args.mini_batch, args, scratch)
+        if args.tiny and args.only != "sizes":
             print(f"\n{args.tiny} tiny files (1 row each), mini_batch_size 1: the runner against "
                   "multiprocessing.Pool.imap with as many processes (goal: (c) >= (i))")
             modes = (("imap", cores, f"(i) imap {cores}"), ("loop", 1, "(a) loop"), ("runner", cores, f"(c) {cores} wkr"))
-            table(modes, tiny, args.tiny, 1, args, scratch)
+            runs = table(modes, tiny, args.tiny, 1, args, scratch)
+            ratios = [i["seconds"] / c["seconds"] for i, c in zip(runs[modes[0][2]], runs[modes[2][2]])]
+            print(f"runner / Pool.imap, paired runs: min {min(ratios):.2f}x  median "
+                  f"{statistics.median(ratios):.2f}x  (goal >= 1x)")
     return 0
 
 

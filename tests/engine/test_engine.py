@@ -35,8 +35,8 @@ def test_provision_is_idempotent_and_teardown_removes_everything(make_profile) -
     profile = load(str(make_profile()))
     first = provision(profile).outcomes()
     assert first == {"resource_group": "created", "workspace": "created", "containers": "created",
-                     "upload": "created", "compute": "created", "datastores": "created", "assets": "created",
-                     "endpoint": "created", "deployment": "created", "schedule": "skipped"}
+                     "upload": "created", "compute": "created", "access": "created", "datastores": "created",
+                     "assets": "created", "endpoint": "created", "deployment": "created", "schedule": "skipped"}
     state = {p: (paths.local_cloud_dir() / p).stat().st_mtime_ns for p in local_files()}
 
     second = provision(profile).outcomes()
@@ -47,7 +47,7 @@ def test_provision_is_idempotent_and_teardown_removes_everything(make_profile) -
     assert run.plan(profile, plan_sink).outcome == "succeeded"
 
     summary = run.teardown(profile, Collector())
-    assert summary.outcome == "succeeded" and summary.counts["deleted"] == 8
+    assert summary.outcome == "succeeded" and summary.counts["deleted"] == 9
     assert not [p for p in local_files() if (paths.local_cloud_dir() / p).is_file()]
     after = Collector()
     assert run.plan(profile, after).outcome == "changes"
@@ -59,7 +59,7 @@ def test_plan_changes_nothing_and_says_what_would_happen(make_profile) -> None:
     sink = Collector()
     summary = run.plan(profile, sink)
     assert summary.outcome == "changes"
-    assert summary.counts["would_create"] == 9
+    assert summary.counts["would_create"] == 10
     assert local_files() == set()
     plans = {k: e.plan for k, e in sink.finished().items()}
     assert plans["upload"] == "create" and plans["schedule"] == "skip"
@@ -96,7 +96,8 @@ def test_drift_updates_what_can_change_and_explains_what_cannot(make_profile) ->
     assert "compute.vm_size" in compute.error and "Standard_DS3_v2" in compute.error
     assert "cannot change in place" in compute.error
     assert sink.outcomes()["deployment"] == "skipped"
-    assert sink.outcomes()["upload"] == "exists"
+    # the data roles are granted to the cluster's identity before any blob is touched: no cluster, no upload
+    assert sink.outcomes()["access"] == "skipped" and sink.outcomes()["upload"] == "skipped"
 
     moved = load(str(path), ["workspace.location=eastus"])
     workspace = provision(moved).finished()["workspace"]
@@ -152,12 +153,15 @@ def test_a_failed_step_stops_only_what_depends_on_it(make_profile) -> None:
     assert "quota exceeded" in sink.finished()["compute"].error
     assert outcomes["deployment"] == "skipped" and "compute failed" in sink.finished()["deployment"].detail
     assert outcomes["schedule"] == "skipped"
-    for independent in ("upload", "datastores", "assets", "endpoint"):
+    for independent in ("assets", "endpoint"):
         assert outcomes[independent] == "created"
+    # the blobs wait for the data roles, which need the cluster's identity
+    for waiting in ("access", "containers", "upload", "datastores"):
+        assert outcomes[waiting] == "skipped"
     # the re-run completes what is missing and does not re-create the rest
     again = provision(profile).outcomes()
     assert again["compute"] == "created" and again["deployment"] == "created"
-    assert again["upload"] == "exists" and again["endpoint"] == "exists"
+    assert again["upload"] == "created" and again["endpoint"] == "exists"
 
 
 class UploadThenCancel(Upload):

@@ -73,6 +73,8 @@ BAD_VALUES = [
     ("schedule.frequency", "hourly", "one of ''"),
     ("schedule.interval", 0, ">= 1"),
     ("schedule.name", "s", "3-32 characters"),
+    ("schedule.start_time", "tomorrow 9am", "ISO 8601 date and time"),
+    ("schedule.time_zone", "CET+1", "IANA time zone name"),
 ]
 
 

@@ -60,11 +60,20 @@ Blob: ``account_key(account)``, ``put_blob(account, container, name, data, metad
 ``containers(account)``, ``make_sas(account, container)``, ``verify_shared_key`` (True: SharedKey
 signatures are checked against the account keys), ``blob_rbac_denied`` (accounts refusing bearer tokens
 with 403 AuthorizationPermissionMismatch, as without a Storage Blob Data role).
+Access (``_arm_authorization``): ``caller_permissions`` (the bearer callers' own rights, in the permissions
+API's shape; default an Owner with every blob data action), ``without_blob_data_role()``,
+``without_role_assignment_rights()``, ``role_assignments`` (id -> JSON), ``add_role_assignment(scope,
+principal_id, role)`` (as an administrator), ``storage_scope(account)`` (its ARM id). Role assignments at a scope add their role's
+permissions for the assigned ``oid``; ARM writes without the action answer 403 AuthorizationFailed,
+bearer blob requests without the data action 403 AuthorizationPermissionMismatch.
 Jobs: ``job(name)`` -> Job (``.status``, ``.kind`` "batch"/"batch-child"/jobType, ``.parent``,
 ``.children``, ``.inputs``, ``.output_uri``, ``.output_file``, ``.error``), ``jobs_all()``,
 ``set_job_status(name, status, error=None)`` (pins the status), ``advance_job(name)``,
 ``job_progression = ("Queued", "Running", "Completed")``, ``job_auto_advance = True``,
 ``scorer = callable(files: list[(relative name, bytes)], deployment JSON) -> bytes``.
+``fire_schedule(name)`` -> job name: starts an enabled schedule's createJob as Azure does at an occurrence
+(``${{name}}`` in output paths resolved); a pipeline whose step is a parallel step scores like a batch job,
+the ``scorer`` getting the step's settings in the deployment's shape.
 ``file_errors = {file name: reason}`` (files the scorer skips; the job logs them, see below).
 
 What is served
@@ -107,8 +116,10 @@ Batch endpoints: GET/list/PUT/PATCH/DELETE (LROs), scoringUri ``https://<name>.<
 /jobs``, defaults.deploymentName must name an existing deployment, names are unique per region (400 UserError
 "The specified endpoint name '...' is not available. Endpoint names must be unique within the region..."),
 empty tag values refused. Deployments: GET/list/PUT/PATCH/DELETE; compute, model, environment and code
-references must exist in the workspace. Batch job listings on the MFE data plane (endpoint and deployment).
-Schedules: GET/list (listViewType, EnabledOnly by default)/PUT (LRO, Recurrence or Cron)/DELETE.
+references must exist in the workspace. Batch job listings on the MFE data plane (endpoint and deployment);
+a batch job at ``<scoringUri>/<name>`` (GET, as Azure's REST samples poll it).
+Schedules: GET/list (listViewType, EnabledOnly by default)/PUT (LRO, Recurrence or Cron; a CreateJob action
+needs a jobDefinition with a jobType)/DELETE; they fire only through ``fire_schedule``.
 
 Jobs: POST to a scoring URI (bearer token for ml.azure.com; ``azureml-model-deployment`` header or the
 endpoint's default, else 400 "No valid deployments to route to") creates a parent job ``batchjob-<uuid>``
@@ -142,7 +153,8 @@ SDK's ResourceNotFoundError; HEAD answers carry no body. Paths match case-insens
 Not served: Azure Files/Data Lake/queue/table data planes (workspacefilestore exists as metadata only),
 online endpoints, compute instances, registries, connections, key vault data plane, container registry,
 image builds, metrics/artifacts services, logs of jobs (``jobs.stream`` shows no log lines), schedule
-triggering (schedules never fire), paging beyond one page for ARM lists, resource locks and RBAC.
+triggering by the clock (``fire_schedule`` fires one), paging beyond one page for ARM lists, resource locks,
+custom roles, deny assignments and groups.
 Error codes and messages follow Azure's where they are known; where not, the fake's own messages say what
 is wrong.
 
@@ -154,7 +166,8 @@ registry of the modules below, one per resource, each holding that resource's ``
 ``_auth`` (token checks), ``_lro`` (long-running operations and their polls), ``_catalog`` (regions, VM sizes,
 quotas), ``_template`` (ARM expression evaluator). Entra ID: ``_aad``. ARM: ``_arm_subscriptions``,
 ``_arm_providers``, ``_arm_groups``, ``_arm_resources`` (generic catch-all), ``_arm_storage``,
-``_arm_deployments``. Azure ML: ``_ml_workspaces``, ``_ml_compute``, ``_ml_datastores``, ``_ml_assets``,
+``_arm_deployments``, ``_arm_authorization`` (role assignments, permissions, access decisions).
+Azure ML: ``_ml_workspaces``, ``_ml_compute``, ``_ml_datastores``, ``_ml_assets``,
 ``_ml_endpoints``, ``_ml_deployments``, ``_ml_schedules``, ``_ml_jobs``, ``_ml_invoke`` (scoring URIs),
 ``_ml_scoring``, ``_ml_joblogs`` (a job's published logs), ``_ml_dataplane`` (discovery, run history). Blob: ``_blob_accounts``, ``_blob_auth``,
 ``_blob_containers``, ``_blob_blobs``. Resource modules never import ``_fake``.

@@ -43,14 +43,6 @@ class ResourceGroupsMixin:
         groups = [g for (s, _), g in self.resource_groups.items() if s == sub.lower()]
         return json_response({"value": groups})
 
-    @route("GET", "arm", RG + "/providers/Microsoft.Authorization/permissions")
-    def arm_group_permissions(self, req: Request) -> Response:
-        """Permissions - List For Resource Group: the caller's effective permissions. The fake's
-        identities hold ``caller_permissions`` (default: an Owner's "*" with every blob data action)."""
-        self._rg(req.match["sub"], req.match["rg"])
-        default = [{"actions": ["*"], "notActions": [], "dataActions": ["Microsoft.Storage/*"], "notDataActions": []}]
-        return json_response({"value": getattr(self, "caller_permissions", None) or default, "nextLink": None})
-
     @route("HEAD", "arm", RG)
     def arm_group_exists(self, req: Request) -> Response:
         group = self._rg(req.match["sub"], req.match["rg"], must_exist=False)
@@ -115,6 +107,7 @@ class ResourceGroupsMixin:
                 self._delete_resource(res["id"])
             for key in [k for k in self.deployments if k[:2] == (sub.lower(), rg.lower())]:
                 del self.deployments[key]
+            self.drop_role_assignments(group["id"])
             self.resource_groups.pop((sub.lower(), rg.lower()), None)
 
         def failed(_err):

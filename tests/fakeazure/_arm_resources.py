@@ -60,6 +60,7 @@ class GenericResourcesMixin:
         res = self.resources.pop(key, None)
         if res is None:
             return False
+        self.drop_role_assignments(arm_id)  # ARM removes the assignments scoped to what it deletes
         rtype = res["type"].lower()
         if rtype == STORAGE:
             self.storage_accounts.pop(res["name"].lower(), None)

@@ -62,6 +62,7 @@ class AuthMixin:
                                f"{claims.get('tid')}/'. It must match the tenant 'https://sts.windows.net/{tenant}/' "
                                f"associated with this subscription. Please use the authority (URL) "
                                f"'https://login.windows.net/{tenant}' to get the token.")
+        self._check_arm_write(req, claims)  # AuthorizationFailed without the action (_arm_authorization)
 
     def _caller(self, req: Request) -> dict:
         claims = self._bearer_claims(req) or {}

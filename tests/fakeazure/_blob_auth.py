@@ -1,5 +1,6 @@
 """Blob data plane auth: SharedKey (signature verified), SAS (present and not expired), bearer tokens for
-https://storage.azure.com (refused for accounts in ``blob_rbac_denied``)."""
+https://storage.azure.com (refused with 403 AuthorizationPermissionMismatch without the blob data action at the
+account, see _arm_authorization, and for accounts in ``blob_rbac_denied``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import hmac
 import time
 import urllib.parse
 
+from ._arm_authorization import BLOBS, permits
 from ._blob_accounts import blob_error
 from ._http import Request
 
@@ -36,7 +38,10 @@ class BlobAuthMixin:
             if aud not in ("https://storage.azure.com", f"https://{acc['name']}.blob.core.windows.net"):
                 raise blob_error(401, "InvalidAuthenticationInfo", f"Audience validation failed. Audience did not "
                                                               f"match: '{aud}'.")
-            if acc["name"] in self.blob_rbac_denied:
+            action = f"{BLOBS}/" + {"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(req.method, "write")
+            scope = self.storage_scope(acc["name"]) or "/"
+            if acc["name"] in self.blob_rbac_denied or not permits(
+                    self.effective_permissions(claims.get("oid", ""), scope), action, data=True):
                 raise blob_error(403, "AuthorizationPermissionMismatch",
                             "This request is not authorized to perform this operation using this permission.")
             return

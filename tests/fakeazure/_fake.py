@@ -16,6 +16,7 @@ import requests_mock
 
 from . import _catalog
 from ._aad import AUTHORITY, AadMixin
+from ._arm_authorization import OWNER_WITH_DATA, AuthorizationMixin
 from ._arm_deployments import TemplateDeploymentsMixin
 from ._arm_groups import ResourceGroupsMixin
 from ._arm_providers import ProvidersMixin
@@ -48,6 +49,7 @@ log = logging.getLogger("tests.fakeazure")
 
 class FakeAzure(
     AuthMixin,                 # bearer-token checks before every ARM / ML handler
+    AuthorizationMixin,        # ARM: role definitions, role assignments, permissions; who may do what
     LroMixin,                  # long-running operations and their polls
     AadMixin,                  # Entra ID: login.microsoftonline.com
     SubscriptionsMixin,        # ARM: subscriptions, tenants, locations
@@ -126,6 +128,9 @@ class FakeAzure(
         self.deployments: dict[tuple[str, str, str], dict] = {}
         self.taken_storage_account_names: set[str] = set()
         self.registered_providers: dict[tuple[str, str], str] = {}
+        #: the bearer callers' own rights (permissions API shape); role assignments to their oid add to them
+        self.caller_permissions: list[dict] = [dict(p) for p in OWNER_WITH_DATA]
+        self.role_assignments: dict[str, dict] = {}  # lower-cased id -> JSON
 
         # Azure ML (_ml_*)
         self.workspaces: dict[tuple[str, str, str], WorkspaceState] = {}

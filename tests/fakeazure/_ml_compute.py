@@ -191,8 +191,9 @@ class ComputeMixin:
         }
         if body.get("identity"):
             ident = copy.deepcopy(body["identity"])
-            if "systemassigned" in (ident.get("type") or "").lower():
-                ident.setdefault("principalId", str(uuid.uuid4()))
+            if "systemassigned" in (ident.get("type") or "").lower():  # kept while the cluster keeps it
+                had = ((current or {}).get("identity") or {}).get("principalId")
+                ident.setdefault("principalId", had or str(uuid.uuid4()))
                 ident.setdefault("tenantId", self._subscription(ws.sub)["tenant"])
             compute["identity"] = ident
         if body.get("sku"):

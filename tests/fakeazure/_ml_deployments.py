@@ -48,13 +48,14 @@ class BatchDeploymentsMixin:
                 raise bad_request(f"Compute '{cname}' referenced by deployment '{name}' was not found in workspace "
                                   f"'{ws.name}'.", code="UserError")
         model = props.get("model") or {}
-        if model.get("assetId"):
-            self._resolve_asset_ref(ws, model["assetId"], "models")
+        model_version = self._resolve_asset_ref(ws, model["assetId"], "models") if model.get("assetId") else None
         if props.get("environmentId"):
             self._resolve_asset_ref(ws, props["environmentId"], "environments")
         code = (props.get("codeConfiguration") or {}).get("codeId")
         if code:
             self._resolve_asset_ref(ws, code, "codes")
+        if model_version is not None:
+            self._check_scoring_parts(model_version, code, props.get("environmentId"))
         level = props.get("loggingLevel")
         if level is not None and str(level).lower() not in ("info", "warning", "debug"):
             # BatchLoggingLevel (2024-01-01-preview and later): Info, Warning, Debug
@@ -80,6 +81,17 @@ class BatchDeploymentsMixin:
         }
         ws.deployments.setdefault(ep["name"].lower(), {})[name.lower()] = dep
         return self._accepted_put(req, ws, dep, current)
+
+    @staticmethod
+    def _check_scoring_parts(model_version: dict, code: str | None, environment: str | None) -> None:
+        """Azure's rule: a scoring script needs an environment; only an MLflow model deploys without
+        either (Azure generates both for it)."""
+        if code and not environment:
+            raise bad_request("An environment is required for a deployment with a scoring script.", code="UserError")
+        model_type = (model_version.get("properties") or {}).get("modelType")
+        if not code and model_type != "mlflow_model":
+            raise bad_request(f"A scoring script (codeConfiguration) and an environment are required for a model of "
+                              f"type '{model_type}'; only MLflow models deploy without them.", code="UserError")
 
     @route("PATCH", "arm", WS + "/batchEndpoints/{ep}/deployments/{dep}")
     def ml_patch_deployment(self, req: Request) -> Response:

@@ -15,8 +15,8 @@ class BatchInvokeMixin:
 
     # ------------------------------------------------------------------ invoke (scoring URI)
 
-    @route("POST", "ml", "/jobs")
-    def dp_invoke(self, req: Request) -> Response:
+    def _scoring_endpoint(self, req: Request):
+        """-> (workspace, endpoint name) of a scoring URI's host, once the caller's token is accepted."""
         parts = req.host.split(".")
         if len(parts) < 5 or parts[2] != "inference":
             raise not_found(f"No batch endpoint at {req.host}.", code="NotFound")
@@ -28,7 +28,6 @@ class BatchInvokeMixin:
                 break
         if found is None:
             raise ApiError(404, "NotFound", f"Batch endpoint '{ep_name}' was not found in region '{region}'.")
-        ws = found
         claims = self._bearer_claims(req)
         if claims is None:
             raise ApiError(401, "Unauthorized", "Missing bearer token.")
@@ -36,6 +35,21 @@ class BatchInvokeMixin:
                                                           "https://management.core.windows.net"):
             raise ApiError(401, "Unauthorized", f"Token audience '{claims.get('aud')}' is not accepted by the "
                                                 "batch endpoint; request a token for https://ml.azure.com.")
+        return found, ep_name
+
+    @route("GET", "ml", "/jobs/{name}")
+    def dp_invoked_job(self, req: Request) -> Response:
+        """A batch job at `<scoring URI>/<name>`, where Azure's REST samples poll properties.status."""
+        ws, ep_name = self._scoring_endpoint(req)
+        job = ws.jobs.get(req.match["name"].lower())
+        if job is None or job.kind != "batch" or (job.endpoint or "").lower() != ep_name.lower():
+            raise not_found(f"The specified resource was not found: job '{req.match['name']}'.", code="UserError")
+        self._observe(job)
+        return json_response(self._batch_job_json(ws, job))
+
+    @route("POST", "ml", "/jobs")
+    def dp_invoke(self, req: Request) -> Response:
+        ws, ep_name = self._scoring_endpoint(req)
         endpoint = ws.endpoints[ep_name]
         if endpoint["properties"].get("provisioningState") != "Succeeded":
             raise bad_request(f"Endpoint '{endpoint['name']}' is not ready "

@@ -15,7 +15,8 @@ TERMINAL = ("Completed", "Failed", "Canceled", "NotResponding", "Paused")
 
 @dataclass
 class Job:
-    """A job the fake runs. Batch invocations make a parent (pipeline) job with one child (the scoring step)."""
+    """A job the fake runs. Batch invocations, and the pipeline jobs a schedule starts (``fire_schedule``), make a
+    parent (pipeline) job with one child (the scoring step)."""
 
     name: str
     ws: Any  # WorkspaceState
@@ -38,7 +39,8 @@ class Job:
     inputs: dict = field(default_factory=dict)  # name -> uri
     output_uri: str | None = None  # azureml://datastores/<ds>/paths/<path>/ (folder of the "score" output)
     output_file: str = "predictions.csv"
-    definition: dict | None = None  # ARM properties of a submitted job
+    definition: dict | None = None  # ARM properties of a submitted job (or of the job a schedule started)
+    scoring: dict | None = None  # deployment-shaped settings a scheduled run scores with (None: its deployment's)
     error: dict | None = None
     scored: bool = False
 
@@ -145,7 +147,7 @@ class JobsMixin:
         services = {"Studio": {"endpoint": self._studio_url(ws, job), "jobServiceType": "Studio"},
                     "Tracking": {"endpoint": ws.json["properties"]["mlFlowTrackingUri"],
                                  "jobServiceType": "Tracking"}}
-        if job.kind == "batch":
+        if job.kind == "batch" and job.definition is None:  # an invocation (a scheduled run has its definition)
             ds_out = job.output_uri
             props = {
                 "jobType": "Pipeline", "status": job.status, "displayName": job.display_name,

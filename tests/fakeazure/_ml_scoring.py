@@ -7,6 +7,9 @@ import re
 import zlib
 from typing import Callable
 
+from . import _ml_mlflow
+from ._arm_authorization import permits
+from ._http import ApiError
 from ._ml_jobs import Job, JobFailure
 
 
@@ -25,7 +28,8 @@ def default_scorer(files: list[tuple[str, bytes]], deployment: dict) -> bytes:
 class ScoringMixin:
     """Input URIs (datastore paths, blob URLs, data assets) are read from the fake's storage."""
 
-    #: callable(files: list[(relative name, bytes)], deployment JSON) -> bytes written as the output file
+    #: callable(files: list[(relative name, bytes)], deployment JSON) -> bytes written as the output file; a
+    #: scheduled run passes its parallel step's settings in the deployment's shape (see _ml_schedules)
     scorer: Callable[[list[tuple[str, bytes]], dict], bytes] = staticmethod(default_scorer)
 
     def _resolve_data_uri(self, ws, uri: str) -> tuple[dict, str, str]:
@@ -79,8 +83,55 @@ class ScoringMixin:
                           blobs[n]["data"]) for n in names)
         return files
 
+    def _scoring_of(self, job: Job) -> dict:
+        """The deployment-shaped settings a batch job scores with: a scheduled run's own, else its deployment's."""
+        if job.scoring is not None:
+            return job.scoring
+        return job.ws.deployments.get((job.endpoint or "").lower(), {}).get((job.deployment or "").lower()) or {}
+
+    def _mlflow_scorer(self, ws, dep: dict) -> Callable[[list[tuple[str, bytes]], dict], bytes] | None:
+        """Azure's own scoring of an MLflow model deployed without code (see _ml_mlflow), else None."""
+        ref = ((dep.get("properties") or {}).get("model") or {}).get("assetId")
+        try:
+            version = self._resolve_asset_ref(ws, ref, "models") if ref else None
+        except ApiError as exc:
+            raise JobFailure(exc.message)
+        if not _ml_mlflow.is_no_code_mlflow(version, dep):
+            return None
+        account, container, prefix = self._resolve_data_uri(ws, version["properties"]["modelUri"])
+        folder = prefix.rstrip("/") + "/"
+        blobs = account["containers"][container]["blobs"]
+        return _ml_mlflow.scorer({n[len(folder):]: b["data"] for n, b in blobs.items() if n.startswith(folder)})
+
+    def _run_identity(self, job: Job) -> str | None:
+        """The principal a scheduled run reaches data with: its cluster's managed identity (credential-less
+        datastores). None for an invoked job (it reads as its invoker, whose rights the caller knobs model)."""
+        if job.scoring is None:
+            return None
+        compute = str((job.scoring.get("properties") or {}).get("compute") or "")
+        found = job.ws.computes.get(compute.removeprefix("azureml:").rsplit("/", 1)[-1].lower()) or {}
+        return (found.get("identity") or {}).get("principalId") or ""
+
+    def _check_data_access(self, job: Job, uri: str, action: str) -> None:
+        """Azure storage answers 403 AuthorizationPermissionMismatch to an identity without a blob data role:
+        the run fails with that (its user log's) message."""
+        oid = self._run_identity(job)
+        if oid is None:
+            return
+        account, container, _ = self._resolve_data_uri(job.ws, uri)
+        scope = f"{self.storage_scope(account['name'])}/blobServices/default/containers/{container}"
+        verb = "read" if action == "read" else "write"
+        if not permits(self.assigned_permissions(oid, scope),
+                       f"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/{verb}", data=True):
+            who = f"the compute's managed identity '{oid}'" if oid else "the compute, which has no managed identity,"
+            raise JobFailure(f"AuthorizationPermissionMismatch: This request is not authorized to perform this "
+                             f"operation using this permission ({action} {uri} as {who}).")
+
     def _score(self, job: Job) -> None:
         ws = job.ws
+        for uri in job.inputs.values():
+            self._check_data_access(job, uri, "read")
+        self._check_data_access(job, job.output_uri or "", "write")
         files = self._input_files(job)
         if not files:
             raise JobFailure(f"No input files were found at {', '.join(job.inputs.values())}. "
@@ -88,9 +139,10 @@ class ScoringMixin:
         self._publish_progress(job, files, finished=True)
         skipped = getattr(self, "file_errors", {}) or {}
         files = [(n, d) for n, d in files if n.rsplit("/", 1)[-1] not in skipped]
-        dep = ws.deployments.get((job.endpoint or "").lower(), {}).get((job.deployment or "").lower()) or {}
+        dep = self._scoring_of(job)
+        scorer = self._mlflow_scorer(ws, dep) or self.scorer
         try:
-            output = self.scorer(files, dep)
+            output = scorer(files, dep)
         except Exception as exc:  # noqa: BLE001 - the scorer's failure is the job's failure
             raise JobFailure(f"run() failed: {type(exc).__name__}: {exc}")
         if isinstance(output, str):

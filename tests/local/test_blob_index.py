@@ -64,7 +64,7 @@ def test_per_blob_records_of_an_earlier_version_keep_their_owner(make_profile, t
     guest = load(str(make_profile(name="guest", extra=GUEST_TABLES)))  # same container and prefix
     (tmp_path / "data" / "part-0.csv").write_text("id,value\n0,9\n")
     sink = Collector()
-    run.provision(guest, sink, only={"resource_group", "workspace", "containers", "upload"})
+    run.provision(guest, sink, only={"resource_group", "workspace", "compute", "access", "containers", "upload"})
     assert "belongs to profile 'owner'" in sink.finished()["upload"].error
     (tmp_path / "data" / "part-0.csv").write_text("id,value\n0,0\n")
     assert provision(owner).outcomes()["upload"] == "exists"  # unchanged, read from meta/

@@ -45,7 +45,7 @@ def test_exit_codes_and_summary_through_a_whole_lifecycle(make_profile) -> None:
     path = str(make_profile())
     first = amlbatch("--profile", path, "--yes")
     assert first.returncode == 0, first.stderr
-    assert "9 created, 0 updated, 0 exist, 0 failed in" in first.stdout
+    assert "10 created, 0 updated, 0 exist, 0 failed in" in first.stdout
     assert "Resource group" in first.stdout and "\x1b[" not in first.stdout  # no colour off a terminal
 
     again = amlbatch("--profile", path, "--yes")
@@ -54,7 +54,7 @@ def test_exit_codes_and_summary_through_a_whole_lifecycle(make_profile) -> None:
     assert amlbatch("--profile", path, "--plan").returncode == 0
 
     gone = amlbatch("--profile", path, "--teardown", "--yes")
-    assert gone.returncode == 0 and "8 deleted" in gone.stdout
+    assert gone.returncode == 0 and "9 deleted" in gone.stdout
     plan = amlbatch("--profile", path, "--plan")
     assert plan.returncode == 3 and "would create" in plan.stdout
 
@@ -105,7 +105,7 @@ def test_json_output_is_the_versioned_event_stream(make_profile) -> None:
     assert events[0]["type"] == "run_started" and events[-1]["type"] == "run_finished"
     assert all(e["v"] == 1 for e in events)
     finished = [e for e in events if e["type"] == "step_finished"]
-    assert len(finished) == 10 and {e["outcome"] for e in finished} == {"created", "skipped"}
+    assert len(finished) == 11 and {e["outcome"] for e in finished} == {"created", "skipped"}
 
 
 def test_colour_only_when_asked_or_on_a_terminal(make_profile, capsys: pytest.CaptureFixture) -> None:

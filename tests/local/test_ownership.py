@@ -178,7 +178,7 @@ def test_an_upload_never_overwrites_another_profiles_blobs(make_profile, tmp_pat
     guest = load(str(make_profile(name="guest", extra=GUEST_TABLES)))  # same container and data prefix
     (tmp_path / "data" / "part-0.csv").write_text("id,value\n0,999\n")
     sink = Collector()
-    run.provision(guest, sink, only={"resource_group", "workspace", "containers", "upload"})
+    run.provision(guest, sink, only={"resource_group", "workspace", "compute", "access", "containers", "upload"})
     upload = sink.finished()["upload"]
     assert upload.outcome == "failed"
     assert "blob 'data/part-0.csv' in container 'amlbatch-input' belongs to profile 'owner'" in upload.error

@@ -215,6 +215,78 @@ def test_large_files_take_the_fast_path_and_read_exactly_like_small_ones(score, 
     assert "abc" in failures["text"] and failures["inf"] == "non-finite value in data row 150"
 
 
+def test_probabilities_are_written_byte_for_byte_as_percent_12g(score) -> None:
+    """The bulk writer rounds and formats in numpy and pyarrow; it must give what "%.12g" gives,
+    across the decades, at 0 and 1, at powers of ten and at values whose 13th digit is a 5."""
+    rng = np.random.default_rng(3)
+    ties = np.array([float(f"0.{d}5") for d in rng.integers(10**10, 10**11, 2000)])  # 12 digits then 5
+    values = np.concatenate([rng.random(20000), 10.0 ** rng.uniform(-30, 0, 20000), ties,
+                             [0.0, 1.0, 1e-4, 9.99999999999995e-05, 0.1, 0.0999999999999999, 5e-324,
+                              0.5, 0.9999999999995, 1 - 2**-53]])
+    text = score._probability_text(values).to_pylist()
+    assert text == ["%.12g" % v for v in values.tolist()]
+
+
+def test_output_is_byte_for_byte_the_old_scorers(score, tmp_path) -> None:
+    """What the bulk output path writes for big files and the f-string path for small ones is
+    exactly what the scorer wrote before (tests/benchmarks/score_baseline.py)."""
+    spec = importlib.util.spec_from_file_location("score_baseline", SCORER.parent / "tests" / "benchmarks"
+                                                  / "score_baseline.py")
+    baseline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(baseline)
+    baseline.init()
+    files = [str(p) for p in sample_data.write_sample_files(tmp_path, files=2, rows_per_file=700, seed=4)]
+    files += [str(p) for p in sample_data.write_sample_files(tmp_path / "small", files=2, rows_per_file=5,
+                                                               seed=5)]
+    assert score._BULK_MIN_ROWS < 700 and score._BULK_MIN_ROWS > 5
+    assert score.run(files) == baseline.run(files)
+
+
+def test_parquet_files_score_like_their_csv_twins(score, tmp_path) -> None:
+    for rows in (3, 300):  # the small and the bulk output paths
+        csvs = sample_data.write_sample_files(tmp_path / f"c{rows}", files=2, rows_per_file=rows, seed=9)
+        parquets = sample_data.write_sample_files(tmp_path / f"p{rows}", files=2, rows_per_file=rows, seed=9,
+                                                  fmt="parquet")
+        assert [p.name for p in parquets] == ["sample-0000.parquet", "sample-0001.parquet"]
+        from_csv = score.run([str(p) for p in csvs])
+        assert len(from_csv) == 2 * rows
+        assert score.run([str(p) for p in parquets]) == [line.replace(".csv,", ".parquet,", 1) for line in from_csv]
+    again = sample_data.write_sample_files(tmp_path / "again", files=2, rows_per_file=300, seed=9, fmt="parquet")
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in parquets]  # deterministic
+
+
+def test_parquet_columns_are_found_by_name_and_bad_parquet_files_are_named(score, trained, tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = trained.feature_names
+    rows = trained.data[:100]
+    columns = {name: rows[:, i] for i, name in enumerate(names)}
+    reordered = {"extra": ["x"] * 100, **dict(reversed(columns.items())), "ID": [f"r{i}" for i in range(100)]}
+    pq.write_table(pa.table(reordered), tmp_path / "good.parquet")
+    out = score.run([str(tmp_path / "good.parquet")])
+    _, ids, _, proba = parse_rows(out)
+    assert ids == [f"r{i}" for i in range(100)]
+    np.testing.assert_allclose(proba, trained.pipeline.predict_proba(rows)[:, 0], rtol=0, atol=1e-9)
+
+    def table(**changes) -> pa.Table:
+        return pa.table({**columns, **changes})
+
+    pq.write_table(table().drop_columns([names[3]]), tmp_path / "missing.parquet")
+    pq.write_table(table(**{names[0]: ["a"] * 100}), tmp_path / "text.parquet")
+    pq.write_table(table(**{names[1]: pa.array([1.0] * 99 + [None])}), tmp_path / "null.parquet")
+    pq.write_table(table(**{names[2]: [1.0] * 49 + [float("inf")] * 51}), tmp_path / "inf.parquet")
+    (tmp_path / "damaged.parquet").write_bytes(b"PAR1 this is not parquet")
+    bad = ["missing", "text", "null", "inf", "damaged"]
+    assert score.run([str(tmp_path / f"{name}.parquet") for name in bad]) == []
+    failures = {Path(p).stem: reason for p, reason in score.pop_failures()}
+    assert failures["missing"] == f"missing column(s): {names[3]}"
+    assert failures["text"] == f"column {names[0]} is not numeric (string)"
+    assert failures["null"] == f"missing value in column {names[1]}, data row 100"
+    assert failures["inf"] == "non-finite value in data row 50"
+    assert failures["damaged"].startswith("not a readable Parquet file: ")
+
+
 def test_summary_only_writes_own_files_and_returns_the_scored_paths(tmp_path: Path, monkeypatch) -> None:
     out_dir = tmp_path / "out"
     out_dir.mkdir()

@@ -4,9 +4,10 @@ a scripted backend, and local profiles made without touching the developer's own
 from __future__ import annotations
 
 import shutil
+import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -75,20 +76,69 @@ def make_profile(home: Path, name: str = "snap", target: str = "local", save: bo
     return p
 
 
+def shows_snap_home(item: pytest.Item) -> bool:
+    """Whether the test's stored snapshot shows a path under SNAP_HOME (or it has none yet)."""
+    stored = item.path.parent / "__snapshots__" / item.path.stem / f"{item.name}.svg"
+    try:
+        return SNAP_HOME.name in stored.read_text(encoding="utf-8")
+    except OSError:
+        return True
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A snapshot that shows SNAP_HOME needs that very folder: those tests run in one pytest-xdist
+    group (`--dist loadgroup`), one at a time, and first, so this longest unit of work is not left
+    for last. Every other snapshot test gets a folder of its own process (see `snap_home`), so they
+    spread over the workers. Updating snapshots puts them all on SNAP_HOME."""
+    updating = config.getoption("--snapshot-update", default=False)
+    fixed = {id(item) for item in items if "snap_home" in getattr(item, "fixturenames", ())
+             and (updating or shows_snap_home(item))}
+    for item in items:
+        if id(item) in fixed:
+            item.add_marker(pytest.mark.xdist_group("snap_home"))
+    items.sort(key=lambda item: id(item) not in fixed)  # stable: each part keeps its order
+
+
+_OWN_HOME: list[Path] = []  # this process's stand-in for SNAP_HOME, made on first use
+
+
+def own_snap_home() -> Path:
+    """A folder of this process, its path as long as SNAP_HOME's, so no layout differs by it."""
+    if not _OWN_HOME:
+        SNAP_HOME.parent.mkdir(parents=True, exist_ok=True)  # /tmp: on Windows, maybe not there yet
+        _OWN_HOME.append(Path(tempfile.mkdtemp(prefix="amlbatch-tui-s", dir=SNAP_HOME.parent)))
+        assert len(str(_OWN_HOME[0])) == len(str(SNAP_HOME))
+    return _OWN_HOME[0]
+
+
 @pytest.fixture
-def snap_home(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fixed AMLBATCH_HOME, emptied first: snapshot text never carries a tmp path."""
-    shutil.rmtree(SNAP_HOME, ignore_errors=True)
-    SNAP_HOME.mkdir(parents=True)
-    monkeypatch.setenv("AMLBATCH_HOME", str(SNAP_HOME))
-    monkeypatch.chdir(SNAP_HOME)
+def snap_home(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """AMLBATCH_HOME for a snapshot, emptied first: snapshot text never carries a tmp path. A test
+    whose snapshot shows the folder gets the fixed SNAP_HOME, under a lock that keeps test sessions
+    of other checkouts on this machine out of it meanwhile; any other gets its own process's."""
+    from filelock import FileLock
+
+    if request.node.get_closest_marker("xdist_group") is None:
+        yield from _home_for_a_snapshot(own_snap_home(), monkeypatch)
+        return
+    SNAP_HOME.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{SNAP_HOME}.lock"):
+        yield from _home_for_a_snapshot(SNAP_HOME, monkeypatch)
+
+
+def _home_for_a_snapshot(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    monkeypatch.setenv("AMLBATCH_HOME", str(home))
+    monkeypatch.chdir(home)
     before = set(threading.enumerate())
-    yield SNAP_HOME
+    yield home
     # workers the app left behind still write here; threads older than the test (tqdm's monitor,
     # which azure-ai-ml's downloads start and which never ends) would each cost the full timeout
     for thread in set(threading.enumerate()) - before:
         thread.join(5)
-    shutil.rmtree(SNAP_HOME, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------- scripted engine

@@ -135,7 +135,7 @@ async def test_new_profile_through_every_screen(amlbatch_home: Path) -> None:
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: screen_name(app) == "RunScreen")
         await wait_for(pilot, lambda: app.screen.state == "succeeded", timeout=30)
-        assert "✓ Done: 9 created" in str(app.screen.query_one("#overall").render())
+        assert "✓ Done: 10 created" in str(app.screen.query_one("#overall").render())
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen_name(app) == "FinishScreen")
         assert "local://flow-ws/batchEndpoints/flow-endpoint/jobs" in app.screen.details()
@@ -187,7 +187,7 @@ async def test_resume_saved_profile_then_run_again(amlbatch_home: Path) -> None:
         await wait_for(pilot, lambda: "Everything exists" in str(app.screen.query_one("#plan-status").render()))
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: screen_name(app) == "RunScreen" and app.screen.state == "succeeded")
-        assert "9 exist" in str(app.screen.query_one("#overall").render())
+        assert "10 exist" in str(app.screen.query_one("#overall").render())
         # editing from the run goes to the forms and comes back to the review
         await pilot.press("b")
         await wait_for(pilot, lambda: screen_name(app) == "ReviewScreen")

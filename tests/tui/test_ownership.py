@@ -19,6 +19,11 @@ def screen_name(app) -> str:
     return type(app.screen).__name__
 
 
+def confirm_shown(app) -> bool:
+    """The Confirm dialog is up and composed (its stylesheet is read when it is first shown)."""
+    return screen_name(app) == "Confirm" and bool(app.screen.query(".dialog-text"))
+
+
 class BusyBackend(ScriptedBackend):
     """The real local engine, except that a tear-down without cancel_jobs finds a running job."""
 
@@ -42,7 +47,7 @@ async def test_running_jobs_are_canceled_after_a_confirmation(amlbatch_home: Pat
     app = AmlBatchApp(remember_theme=False, backend=backend)
     async with app.run_test(size=(100, 32)) as pilot:
         await app.push_screen(TeardownScreen(profile))
-        await wait_for(pilot, lambda: screen_name(app) == "Confirm")
+        await wait_for(pilot, lambda: confirm_shown(app))
         assert "job-1 (Running)" in str(app.screen.query_one(".dialog-text").render())
         await pilot.press("y")
         await wait_for(pilot, lambda: screen_name(app) == "TeardownScreen" and app.screen.confirming)
@@ -78,7 +83,7 @@ async def test_a_copied_profile_gets_its_own_id_from_the_teardown_screen(amlbatc
     app = AmlBatchApp(remember_theme=False, backend=ScriptedBackend())
     async with app.run_test(size=(100, 32)) as pilot:
         await app.push_screen(TeardownScreen(copy))
-        await wait_for(pilot, lambda: screen_name(app) == "Confirm")
+        await wait_for(pilot, lambda: confirm_shown(app))
         assert "--new-id" in str(app.screen.query_one(".dialog-text").render())
         await pilot.press("y")
         await wait_for(pilot, lambda: screen_name(app) == "TeardownScreen" and "Nothing to delete" in

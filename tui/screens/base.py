@@ -10,10 +10,15 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static
 
+import themes
+
 
 class BaseScreen(Screen):
     """A titled screen. Subclasses yield their body from `compose_body`."""
 
+    # Textual reads a screen's CSS_PATH (for the whole app) when the screen is first shown: the
+    # rules of the later screens stay out of the parse before the first frame.
+    CSS_PATH = str(themes.SCREENS_STYLESHEET)
     TITLE_TEXT = ""
     INTRO = ""
 

@@ -10,10 +10,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label, Static
 
+import themes
+
 
 class Confirm(ModalScreen[bool]):
     """Ask a question; Enter/y confirms, Esc/n declines."""
 
+    CSS_PATH = str(themes.SCREENS_STYLESHEET)  # the dialogs' rules (see BaseScreen)
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
     def __init__(self, question: str, yes: str = "Yes", no: str = "No", danger: bool = False) -> None:
@@ -49,6 +52,7 @@ class Confirm(ModalScreen[bool]):
 class PathPicker(ModalScreen["str | None"]):
     """Pick a file (Enter on it) or a folder ("Choose folder") from a directory tree."""
 
+    CSS_PATH = str(themes.SCREENS_STYLESHEET)
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("backspace", "up", "Parent folder"),
                 Binding("ctrl+o", "choose_folder", "Choose folder")]
 

@@ -7,7 +7,8 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Markdown
+from textual.message import Message
+from textual.widgets import Button, Log, Markdown
 
 from tui.screens.base import ServiceScreen
 
@@ -45,10 +46,20 @@ def portal_links(profile: Any) -> list[tuple[str, str]]:
     ]
 
 
+class ServeLine(Message):
+    """A line the local service said, carried to the screen from its threads."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
+
+
 class FinishScreen(ServiceScreen):
     TITLE_TEXT = "Ready"
+    DEFAULT_CSS = "#serve-log { height: 14; }"
     BINDINGS = [
         Binding("s", "submit", "Submit scoring run"),
+        Binding("v", "serve", "Serve locally"),
         Binding("t", "teardown", "Tear down"),
         Binding("h", "home", "Start screen"),
         Binding("escape", "back", "Back"),
@@ -58,6 +69,8 @@ class FinishScreen(ServiceScreen):
         super().__init__()
         self.profile = profile
         self.finished = finished
+        self.service: Any = None  # the local service (engine.serve), while this screen lives
+        self.closing = False
 
     def title_text(self) -> str:
         return f"Ready · profile {self.profile.name} · target {self.profile.target}"
@@ -72,6 +85,9 @@ class FinishScreen(ServiceScreen):
         lines = ["## The batch scoring service is ready", ""]
         lines.append(f"- **Endpoint**: `{p.endpoint_name}` · deployment `{p.endpoint.deployment}` (default)")
         lines.append(f"- **REST URI**: `{uri or 'see the endpoint in the workspace'}`")
+        if p.target == "local":
+            lines.append(f"  - answered on this machine with Azure's REST API while served: `v` here, or "
+                         f"`amlbatch --profile {p.name} --serve`")
         lines.append(f"- **Workspace**: `{p.workspace.name}` in resource group `{p.workspace.resource_group}`"
                      f" ({p.workspace.location})")
         lines.append(f"- **Compute**: `{p.compute.name}` {p.compute.vm_size}, "
@@ -100,9 +116,14 @@ class FinishScreen(ServiceScreen):
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="finish-box"):
             yield Markdown(self.details(), id="finish-text", open_links=False)
+            serve_log = Log(id="serve-log", auto_scroll=True)
+            serve_log.display = False  # shown once the local service runs
+            yield serve_log
         with Horizontal(id="nav"):
             yield Button("Home h", id="home", compact=True)
             yield Button("Tear down t", id="teardown", variant="error", compact=True)
+            if self.profile.target == "local":
+                yield Button("Serve locally v", id="serve", compact=True)
             yield Button("Submit a scoring run s", id="submit", variant="primary", compact=True)
 
     def on_mount(self) -> None:
@@ -113,9 +134,66 @@ class FinishScreen(ServiceScreen):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        {"home": self.action_home, "teardown": self.action_teardown,
+        {"home": self.action_home, "teardown": self.action_teardown, "serve": self.action_serve,
          "submit": self.action_submit}[event.button.id]()
 
     def action_submit(self) -> None:
         self.app.go("job", self.profile)
+
+    # -- the local service (as `--serve`): started in a thread of the app, stopped with this screen
+
+    def action_serve(self) -> None:
+        if self.profile.target != "local" or self.service is not None:
+            return
+        self.query_one("#serve", Button).disabled = True
+        self.run_worker(self._start_service, thread=True, exclusive=True, group="serve")
+
+    def _start_service(self) -> None:
+        from engine.errors import AmlBatchError
+        from engine.serve import DEFAULT_PORT, LocalService
+        from engine.serve_http import PortTaken
+
+        def say(line: str) -> None:  # from the service's threads: posting never waits for the screen
+            self.post_message(ServeLine(line))
+
+        for port in (DEFAULT_PORT, 0):  # the usual port, else any free one (the address shown is the truth)
+            service = LocalService(self.profile, say, port)
+            try:
+                service.start()
+            except PortTaken:
+                service.stop()
+                continue
+            except AmlBatchError as exc:
+                service.stop()
+                self.app.call_from_thread(self._serve_failed, str(exc))
+                return
+            if self.closing:  # the screen went while the service started
+                service.stop()
+                return
+            self.service = service
+            self.app.call_from_thread(self._serving)
+            return
+
+    def _serving(self) -> None:
+        self.query_one("#serve", Button).label = "Serving"
+        self.show_problem(f"Serving at {self.service.url} (token and curl below); leaving this screen or the "
+                          "app stops it", severity="info")
+
+    def _serve_failed(self, text: str) -> None:
+        self.query_one("#serve", Button).disabled = False
+        self.show_problem(f"✗ {text}")
+
+    def on_serve_line(self, message: "ServeLine") -> None:
+        log = self.query_one("#serve-log", Log)
+        log.display = True
+        log.write_line(message.line)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.profile.target == "local" if action == "serve" else True
+
+    def on_unmount(self) -> None:
+        self.closing = True
+        if self.service is not None:
+            self.service.stop()
+            self.service = None
 

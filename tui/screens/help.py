@@ -8,6 +8,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Markdown
 
+import themes
+
 GENERAL = """\
 **amlbatch** stands up an Azure ML batch scoring service, step by step, and runs scoring jobs.
 
@@ -21,6 +23,7 @@ GENERAL = """\
 
 
 class HelpScreen(ModalScreen[None]):
+    CSS_PATH = str(themes.SCREENS_STYLESHEET)  # the dialogs' rules (see BaseScreen)
     BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "Close")]
 
     def __init__(self, under: Screen) -> None:

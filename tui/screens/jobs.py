@@ -69,6 +69,7 @@ class JobScreen(BaseScreen):
     DEFAULT_CSS = """
     JobScreen #job-choose, JobScreen.-choosing #job-watch { display: none; }
     JobScreen.-choosing #job-choose { display: block; }
+    JobScreen #job-cost { display: none; height: auto; padding: 0 1; color: $text-muted; }
     """
 
     state = var("choosing")  # choosing | running | canceling | done | error
@@ -104,6 +105,7 @@ class JobScreen(BaseScreen):
             yield Button("Submit the scoring run  ^s", id="submit", variant="primary", compact=True)
         with Vertical(id="job-watch"):
             yield Static("", id="job-status", markup=False)
+            yield Static("", id="job-cost", markup=False)
             with Horizontal(id="job-progress-row"):
                 yield Label("", id="job-counts")
                 yield ProgressBar(total=None, show_eta=False, id="job-progress")
@@ -182,7 +184,19 @@ class JobScreen(BaseScreen):
         except Exception as exc:  # noqa: BLE001
             self.post_message(WorkFailed(error_text(exc)[0]))
             return
+        if job.finished:  # its node time at the node price, shown before the job's end (README: Cost)
+            from engine.pricing import run_cost
+
+            try:
+                self.app.call_from_thread(self.show_cost, run_cost(self.profile, job).lines())
+            except Exception:  # noqa: BLE001 - the screen has closed meanwhile
+                pass
         self.post_message(JobFinished(job))
+
+    def show_cost(self, lines: list[str]) -> None:
+        cost = self.query_one("#job-cost", Static)
+        cost.update("\n".join(line[0].upper() + line[1:] for line in lines))
+        cost.display = True
 
     # ------------------------------------------------------------------ watch
 

@@ -26,6 +26,11 @@ class ReviewScreen(WizardScreen):
         Binding("escape", "back", "Back"),
     ]
 
+    DEFAULT_CSS = """
+    ReviewScreen #plan-cost { padding: 0 1; height: auto; color: $text-muted; }
+    ReviewScreen #cost-box { height: 1fr; padding: 0 1; }
+    """
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return action != "next"
 
@@ -51,10 +56,14 @@ class ReviewScreen(WizardScreen):
         with TabbedContent(id="review-tabs"):
             with TabPane("Plan", id="tab-plan"):
                 yield Static("", id="plan-status")
+                yield Static("", id="plan-cost", markup=False)
                 yield StepChecklist(id="plan", show_time=False)
             with TabPane("Profile (TOML)", id="tab-toml"):
                 with VerticalScroll(id="toml-box"):
                     yield Static("", id="toml", markup=False)
+            with TabPane("Cost", id="tab-cost"):
+                with VerticalScroll(id="cost-box"):
+                    yield Static("Looking up Azure's retail prices…", id="cost", markup=False)
         with Horizontal(id="nav"):
             yield Button("← Back", id="back", compact=True)
             yield Button("Edit ^e", id="edit", compact=True)
@@ -93,6 +102,7 @@ class ReviewScreen(WizardScreen):
             self.query_one("#plan-status", Static).update(
                 "Not signed in, so nothing was looked at. Save keeps the profile; Run signs in and "
                 "checks everything first (headless: amlbatch --profile NAME --plan).")
+            self.query_one("#cost", Static).update("Prices are looked up with the plan (headless: --plan).")
             return
         self.planning = True
         self.query_one("#plan-status", Static).update("Looking at what exists… (nothing changes)")
@@ -104,7 +114,9 @@ class ReviewScreen(WizardScreen):
 
         from engine.context import CancelToken
         from engine.errors import LockedError
+        from engine.pricing import estimate_later
 
+        cost = estimate_later(profile)  # looked up while the plan runs; shown before the plan's result
         try:
             for attempt in range(40):
                 try:
@@ -116,9 +128,22 @@ class ReviewScreen(WizardScreen):
                     time.sleep(0.1)  # our own previous plan may still be finishing
         except Exception as exc:  # noqa: BLE001 - the user reads it; nothing was changed
             text, field = error_text(exc)
+            self.cost_from_thread(cost)
             self.post_message(WorkFailed(text, field))
             return
+        self.cost_from_thread(cost)
         self.post_message(PlanMade(summary))
+
+    def cost_from_thread(self, cost: Any) -> None:
+        try:
+            self.app.call_from_thread(self.show_cost, cost())
+        except Exception:  # noqa: BLE001 - the screen or the app has closed meanwhile: nobody to show it to
+            pass
+
+    def show_cost(self, estimate: Any) -> None:
+        """One line under the plan's status; every price, with its unit and date, in the Cost tab."""
+        self.query_one("#plan-cost", Static).update(f"{estimate.summary()}; every price: Cost tab")
+        self.query_one("#cost", Static).update("\n".join(estimate.lines()))
 
     def flush(self) -> None:
         batch = self.buffer.drain()

@@ -24,6 +24,7 @@ def ago(then: float, now: float) -> str:
 
 class StartScreen(BaseScreen):
     TITLE_TEXT = "Start"
+    CSS_PATH = None  # the first screen: its rules are in the app's own stylesheet (themes/app.tcss)
     INTRO = ("Stand up an Azure ML batch scoring service, then score data with it. "
              "Start a new profile, resume a saved one, or try everything on this machine first.")
     BINDINGS = [

@@ -461,11 +461,13 @@ class ScorerScreen(FormScreen):
             label.update(f"✗ no such folder: {profile.scorer.folder}")
             label.add_class("-invalid")
             return
-        missing = [getattr(profile.scorer, k) for k in ("script", "model", "environment")
-                   if not (folder / getattr(profile.scorer, k)).exists()]
+        mlflow = profile.mlflow_model  # an MLflow model needs no script and no conda file
+        keys = ("model",) if mlflow else ("script", "model", "environment")
+        missing = [getattr(profile.scorer, k) for k in keys if not (folder / getattr(profile.scorer, k)).exists()]
         label.set_class(bool(missing), "-invalid")
         where = "the bundled demo scorer" if not profile.scorer.folder else "the folder"
         label.update(f"✗ missing in {where}: " + ", ".join(missing) if missing
+                     else f"✓ {profile.scorer.model} is an MLflow model: no scoring script needed" if mlflow
                      else f"✓ {where} has {profile.scorer.script}, {profile.scorer.model} and "
                           f"{profile.scorer.environment}")
 

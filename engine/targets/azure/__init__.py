@@ -15,7 +15,8 @@ Layout:
 * `steps/`   one module per step of engine.steps.STEPS (resource_group ... schedule).
 * `_base` (thread logging, states, references), `_errors` (Azure errors as sentences), `_lro`
   (waiting for long-running operations, Ctrl+C), `_capture` (SDK output off the terminal),
-  `_blob` (Entra ID with an account-key fallback), `_invoker` (run by scheduled jobs in Azure).
+  `_blob` (Entra ID with an account-key fallback), `_scheduled_entry` (the entry script of scheduled
+  runs in Azure).
 
 Contract (engine.contract): `check` only reads, at most one read per resource, reads of one step
 made concurrently; `apply` makes what the check found missing or different. What differs and what

@@ -1,19 +1,19 @@
-"""Blob storage for the profile's containers and data: Entra ID first, the account key if needed.
+"""Blob storage for the profile's containers and data, with the signed-in identity (Entra ID).
 
 The signed-in identity needs *Storage Blob Data Contributor* on the workspace's storage account
-to use blobs with Entra ID (plain Contributor has no data rights). When storage answers 403
-(AuthorizationPermissionMismatch and friends) we switch, once per account and run, to the
-account key, which the workspace hands out through its default datastore's secrets. The key is
-only held in memory for the run, registered with `engine.secrets.remember()` so no event or
-record can show it, and a log line says that the fallback happened and how to avoid it.
+(plain Contributor or Owner has no data rights); the access step grants it when the identity may
+assign roles. There is no fall-back to the account key: a 403 (AuthorizationPermissionMismatch and
+friends) is a `DataAccessRefused` naming the role. Right after the access step granted the role, a
+403 is retried for a few minutes: a new role assignment takes a while to reach storage.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable
 
-from engine import secrets
+from engine.errors import StepError
 from engine.targets.azure._base import say
 
 # Metadata names must be C# identifiers: no '-' as in the resource tags.
@@ -56,23 +56,34 @@ def storage_code(exc: BaseException) -> str:
     return str(headers.get("x-ms-error-code", "") or "")
 
 
-class Blobs:
-    """Blob clients for one storage account that fall back from Entra ID to the account key."""
+class DataAccessRefused(StepError):
+    """Storage refused the signed-in identity: it has no blob data role on the account."""
 
-    def __init__(self, account: str, credential: Any, get_key: Callable[[], str],
-                 log: Callable[[str, str], None], endpoint: str | None = None, verify: Any = None,
-                 options: dict[str, Any] | None = None):
+    def __init__(self, account: str, code: str):
+        self.account, self.code = account, code
+        super().__init__(f"storage account {account} refused the signed-in identity ({code}): it needs the "
+                         "'Storage Blob Data Contributor' role on the account (the access step grants it when "
+                         "you may assign roles; otherwise its plan shows the az line to ask an administrator for)")
+
+
+GRACE_RETRIES = 30  # 403s retried while a role granted in this run propagates
+GRACE_WAIT = 10.0  # seconds between them (scaled by _lro.CLOCK.scale)
+
+
+class Blobs:
+    """Blob clients for one storage account, signed in with Entra ID."""
+
+    def __init__(self, account: str, credential: Any, log: Callable[[str, str], None], endpoint: str | None = None,
+                 verify: Any = None, options: dict[str, Any] | None = None):
         self.account = account
         self.credential = credential
-        self.get_key = get_key
         self.log = log
         self.url = (endpoint or f"https://{account}.blob.core.windows.net").rstrip("/")
         self.verify = verify
         self.options = options or {}  # more client keyword arguments (per_call_policies, ...)
         self._lock = threading.Lock()
-        self._key_client: Any = None
-        self._token_client: Any = None
-        self.using_key = False
+        self._client: Any = None
+        self.grace_until = 0.0  # time.monotonic() until which a 403 may be a role still propagating
 
     def _kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"retry_total": 3}
@@ -84,37 +95,30 @@ class Blobs:
         from azure.storage.blob import BlobServiceClient
 
         with self._lock:
-            if self.using_key:
-                return self._key_client
-            if self._token_client is None:
-                self._token_client = BlobServiceClient(self.url, credential=self.credential, **self._kwargs())
-            return self._token_client
-
-    def _switch_to_key(self, exc: BaseException) -> None:
-        from azure.storage.blob import BlobServiceClient
-
-        with self._lock:
-            if self.using_key:
-                return
-            key = self.get_key()
-            secrets.remember(key)
-            self._key_client = BlobServiceClient(self.url, credential=key, **self._kwargs())
-            self.using_key = True
-        code = storage_code(exc) or "403"
-        self.log(f"storage account {self.account} refused the signed-in identity ({code}): using the "
-                 "account key from the workspace for this run (held in memory only). To use Entra ID, grant "
-                 "yourself 'Storage Blob Data Contributor' on the storage account", "warning")
+            if self._client is None:
+                self._client = BlobServiceClient(self.url, credential=self.credential, **self._kwargs())
+            return self._client
 
     def run(self, operation: Callable[[Any], Any]) -> Any:
-        """operation(service_client); on a 403 with Entra ID, retried once with the account key."""
+        """operation(service_client); a 403 becomes DataAccessRefused (after a grace while a role
+        granted in this run propagates)."""
+        from engine.targets.azure._lro import CLOCK
+
         client = self.service()
-        try:
-            return operation(client)
-        except Exception as exc:  # noqa: BLE001 - only 403s are handled, the rest is re-raised
-            if not is_forbidden(exc) or client is self._key_client:
-                raise
-            self._switch_to_key(exc)
-            return operation(self.service())
+        attempt = 0
+        while True:
+            try:
+                return operation(client)
+            except Exception as exc:  # noqa: BLE001 - only 403s are handled, the rest is re-raised
+                if not is_forbidden(exc):
+                    raise
+                attempt += 1
+                if attempt > GRACE_RETRIES or time.monotonic() >= self.grace_until:
+                    raise DataAccessRefused(self.account, storage_code(exc) or "403") from None
+                if attempt == 1:
+                    self.log(f"storage account {self.account} refused the signed-in identity: waiting for the "
+                             "role assignment made in this run to take effect", "info")
+                time.sleep(GRACE_WAIT * CLOCK.scale)
 
     def container(self, name: str, client: Any) -> Any:
         return client.get_container_client(name)

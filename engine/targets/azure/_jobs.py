@@ -9,14 +9,17 @@
   (an existing predictions file is never overwritten by Azure, so a shared folder would mix runs).
 * Following polls the job and emits JobStatus/JobLog, and, from the logs the scoring step publishes
   (see _progress), JobProgress and the failed files; canceling the token cancels the job.
+* Scheduled runs (pipeline jobs a schedule started, see steps.schedule) are listed beside the
+  invocations, marked with the schedule's name; they write to the same output folder per job.
 * Results come from the job's CHILD (the scoring step; the parent pipeline job has no files):
   `jobs.list(parent_job_name=...)` then `jobs.download(child, output_name="score")`. When the
-  identity may not read the output with Entra ID, the files are read with our blob code, which
-  falls back to the account key (see _blob).
+  SDK's download fails, the files are read with our blob code (Entra ID; a 403 names the data role
+  the identity lacks, see _blob).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import tempfile
@@ -95,6 +98,7 @@ class AzureJobs:
         outputs = getattr(job, "outputs", None) or {}
         score = outputs.get("score") if hasattr(outputs, "get") else None
         output = output or str(getattr(score, "path", "") or "") or self.output_uri(job_id)
+        output = output.replace("${{name}}", job_id)  # a scheduled run's path, should Azure return it unresolved
         if not input_uri:
             inputs = getattr(job, "inputs", None) or {}
             for value in (inputs.values() if hasattr(inputs, "values") else []):
@@ -241,7 +245,27 @@ class AzureJobs:
                 if _errors.is_not_found(exc):
                     return []
                 raise
-        return [JobInfo(j.name, _status(j), _submitted(j.name), output=self.output_uri(j.name)) for j in found]
+        invoked = [JobInfo(j.name, _status(j), _submitted(j.name), output=self.output_uri(j.name)) for j in found]
+        return invoked + self._scheduled_runs()
+
+    def _scheduled_runs(self) -> list[JobInfo]:
+        """The pipeline jobs this profile's schedules started: they carry its tags and TAG_SCHEDULE (see
+        steps.schedule), also after the schedule is gone."""
+        from engine.targets.azure.steps.schedule import TAG_SCHEDULE
+
+        with self._guard(f"list the scheduled scoring runs of profile '{self.profile.name}'"):
+            try:
+                found = list(self.session.ml.jobs.list())
+            except Exception as exc:  # noqa: BLE001
+                if _errors.is_not_found(exc):
+                    return []
+                raise
+        runs = []
+        for job in found:
+            tags = getattr(job, "tags", None) or {}
+            if tags.get(TAG_SCHEDULE) and self.session.ours(dict(tags)):
+                runs.append(dataclasses.replace(self._info(job.name, job), scheduled=tags[TAG_SCHEDULE]))
+        return runs
 
     def get_job(self, job_id: str) -> JobInfo:
         with self._guard(f"read scoring run {job_id}"):

@@ -7,7 +7,7 @@ artifact store (datastore ``workspaceartifactstore``) under ``ExperimentRun/dcid
 * ``user/error.txt``: the files the scoring script could not score, ``<file>: <reason>`` a line;
 * ``user/stdout/...``: what the scoring script printed.
 
-They are read with the blob code of the session (Entra ID, falling back to the account key), and turned
+They are read with the blob code of the session (Entra ID, no account key), and turned
 into the JobProgress and JobLog events the local runner emits. Reading progress is a nicety: a failure to
 read is logged at debug level and never fails the follow.
 """

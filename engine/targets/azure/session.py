@@ -144,24 +144,14 @@ class Session:
                                                    functools.partial(self._blob_endpoint_of, account))
         with self._lock:
             if account not in self._blobs:
-                self._blobs[account] = Blobs(account, self.credential, self._account_key, say,
-                                             endpoint, self.blob_verify, self.blob_options)
+                self._blobs[account] = Blobs(account, self.credential, say, endpoint,
+                                             self.blob_verify, self.blob_options)
             return self._blobs[account]
 
     def _blob_endpoint_of(self, account: str) -> str:
         ws = self.workspace()
         return blob_endpoint(lambda storage_id: self.rm.resources.get_by_id(storage_id, api_version=STORAGE_API),
                              str(getattr(ws, "storage_account", "") or ""), account, self.profile.account.cloud)
-
-    def _account_key(self) -> str:
-        """The storage account key, from the workspace's default datastore secrets (never stored)."""
-        datastore = self.ml.datastores.get_default(include_secrets=True)
-        key = getattr(getattr(datastore, "credentials", None), "account_key", None)
-        if not key:
-            raise StepError("the signed-in identity has no data rights on the workspace's storage account and the "
-                            "workspace has no account key to fall back to: ask for 'Storage Blob Data Contributor' "
-                            "on the storage account")
-        return str(key)
 
     # ------------------------------------------------------------------ reading once, together
 
@@ -304,7 +294,7 @@ class Session:
         name, digest = versions["model"]
         versions["model"] = (name, str(int(digest[:7], 16) + 1))
         self.model_hash = digest
-        versions.pop("code")
+        versions.pop("code", None)  # an MLflow model has none (nor an environment)
         return versions
 
     def code_ref(self) -> tuple[str, str]:

@@ -25,6 +25,7 @@ from engine.targets.azure import _capture, _errors
 from engine.targets.azure._base import logging_to, sdk_error
 from engine.targets.azure._jobs import AzureJobs
 from engine.targets.azure.session import Session
+from engine.targets.azure.steps.access import Access
 from engine.targets.azure.steps.assets import Assets
 from engine.targets.azure.steps.compute import Compute
 from engine.targets.azure.steps.containers import Containers
@@ -44,7 +45,7 @@ class AzureTarget(AzureJobs, Target):
     """Every step in a real Azure subscription; what the steps share is `self.session`."""
 
     name = "azure"
-    steps = step_map(ResourceGroup, Workspace, Containers, Upload, Compute, Datastores, Assets, Endpoint,
+    steps = step_map(ResourceGroup, Workspace, Compute, Access, Containers, Upload, Datastores, Assets, Endpoint,
                      Deployment, Schedule)
 
     def __init__(self, profile: Any, emit: ev.Emit, cancel: CancelToken, credential: Any = None,

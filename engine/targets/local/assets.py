@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from engine import ownership
+from engine import mlflowmodel, ownership
 from engine.context import StepContext
 from engine.fileio import write_json
 from engine.steps import Check, Done, none
@@ -19,13 +19,13 @@ class Assets(LocalStep):
 
     def check(self, ctx: StepContext) -> Check:
         versions = ownership.asset_versions(self.profile)
-        label = ", ".join(f"{k} {n}:{v}" for k, (n, v) in versions.items())
+        label = mlflowmodel.noted(", ".join(f"{k} {n}:{v}" for k, (n, v) in versions.items()), versions)
         if ctx.planned("workspace") == "create":
             return Check("create", label, versions)
         missing = [k for k, (n, v) in versions.items()
                    if not (self.target.asset_dir(k, n, v) / "asset.json").exists()]
-        check = Check("create", "register " + ", ".join(f"{k} {versions[k][0]}:{versions[k][1]}" for k in missing),
-                      versions) if missing else none(label, versions)
+        register = "register " + ", ".join(f"{k} {versions[k][0]}:{versions[k][1]}" for k in missing)
+        check = Check("create", mlflowmodel.noted(register, versions), versions) if missing else none(label, versions)
         for kind, (name, version) in versions.items():
             path = self.target.asset_dir(kind, name, version) / "asset.json"
             check = self.guard(ctx, f"{kind} {name}:{version}", read(path), check, path)
@@ -52,7 +52,7 @@ class Assets(LocalStep):
                                                             image=s.image if kind == "environment" else None))
             made.append(f"{kind} {name}:{version}")
             ctx.log(f"registered {kind} {name}:{version}")
-        return Done("created", "registered " + ", ".join(made), versions)
+        return Done("created", mlflowmodel.noted("registered " + ", ".join(made), versions), versions)
 
     def check_delete(self, ctx: StepContext) -> Check:
         mine = []

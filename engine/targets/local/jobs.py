@@ -22,7 +22,7 @@ from typing import Any
 import psutil
 
 from engine import events as ev
-from engine import leftovers
+from engine import leftovers, mlflowmodel
 from engine.deployment import DeploymentSettings, input_uri
 from engine.errors import AmlBatchError, StepError
 from engine.fileio import read_json, write_json
@@ -105,7 +105,8 @@ class LocalJobs(LocalState):
                                 "add files to data.files and provision, or pass --input PATH")
         return files, input_uri(self.profile)
 
-    def submit_job(self, input_path: str | None) -> JobInfo:
+    def submit_job(self, input_path: str | None, job_id: str | None = None) -> JobInfo:
+        """`job_id`: the name an invocation of the local service chose (engine.serve); else a new one."""
         deployment = read(self.deployment_file)
         endpoint = read(self.endpoint_file)
         if not deployment or not endpoint or endpoint.get("default_deployment") != deployment["name"]:
@@ -116,19 +117,26 @@ class LocalJobs(LocalState):
         for ended in self.list_jobs():  # what a killed job left in its output folder
             if ended.finished and ended.output:
                 leftovers.sweep_job_output(Path(ended.output))
-        job_id = new_job_id(self.profile)
+        job_id = job_id or new_job_id(self.profile)
         job_dir = confined(self.jobs_dir / job_id)
+        if job_dir.exists():
+            raise AmlBatchError(f"A job with name '{job_id}' already exists.")
         account = self.storage_account()
         output_dir = confined(self.container_dir(account, self.profile.storage.output_container) / "blobs"
                               / self.profile.endpoint_name / job_id)
         model_name, model_version = settings["model"].split(":", 1)
-        code_name, code_version = settings["code"].split(":", 1)
+        if settings.get("code"):
+            code_name, code_version = settings["code"].split(":", 1)
+            code_dir, script = self.asset_dir("code", code_name, code_version), settings["scoring_script"]
+        else:  # an MLflow model: the built-in driver scores it, as Azure's generated script does
+            mlflowmodel.require_extra()
+            code_dir, script = mlflowmodel.DRIVER_DIR, mlflowmodel.DRIVER
         job = JobInfo(job_id, "Queued", time.time(), input=input_label, output=str(output_dir))
         spec = {
             "files": files,
-            "code_dir": str(self.asset_dir("code", code_name, code_version)),
+            "code_dir": str(code_dir),
             "model_dir": str(self.asset_dir("model", model_name, model_version)),
-            "script": settings["scoring_script"],
+            "script": script,
             # the deployment's settings, plus the local runner's own bound on init() (Azure has none)
             "settings": {**DeploymentSettings.from_dict(settings).to_dict(),
                          "init_timeout": self.profile.endpoint.init_timeout},

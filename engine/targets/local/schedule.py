@@ -1,4 +1,5 @@
-"""The schedule: a record of how often the endpoint is invoked on the uploaded data."""
+"""The schedule: a record of how often the endpoint is invoked on the uploaded data; `--serve`
+fires it (engine.serve_schedule)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ from engine.deployment import input_uri
 from engine.fileio import write_json
 from engine.steps import NO_SCHEDULE, Check, Done, none
 from engine.targets.local.state import LocalStep, read
+
+
+def _when(start_time: str, time_zone: str) -> str:
+    """The start and time zone in a plan line, when they are not the defaults. `amlbatch --serve`
+    fires the schedule (engine.serve_schedule)."""
+    return (f" from {start_time}" if start_time else "") + (f" ({time_zone})" if time_zone != "UTC" else "")
 
 
 class Schedule(LocalStep):
@@ -19,12 +26,14 @@ class Schedule(LocalStep):
             if current is not None and self.target.ours(current):
                 return Check("update", f"remove schedule '{sched.name}' (the profile has none)")
             return Check("skip", "no schedule asked for")
-        want = f"every {sched.interval} {sched.frequency}(s)"
+        want = f"every {sched.interval} {sched.frequency}(s)" + _when(sched.start_time, sched.time_zone)
         if current is None:
             return Check("create", f"schedule '{sched.name}' {want}")
-        if (current["frequency"], current["interval"]) != (sched.frequency, sched.interval):
+        had = (current["frequency"], current["interval"], current.get("start_time", ""),
+               current.get("time_zone", "UTC"))  # records made before start_time and time_zone: the defaults
+        if had != (sched.frequency, sched.interval, sched.start_time, sched.time_zone):
             check = Check("update", f"schedule '{sched.name}': every {current['interval']} "
-                                    f"{current['frequency']}(s) -> {want}", current)
+                                    f"{current['frequency']}(s){_when(*had[2:])} -> {want}", current)
         else:
             check = none(f"schedule '{sched.name}' {want}", current)
         return self.guard(ctx, f"schedule '{sched.name}'", current, check,
@@ -36,7 +45,8 @@ class Schedule(LocalStep):
         if not sched.frequency:
             path.unlink()
             return Done("updated", check.detail)
-        fields = dict(frequency=sched.frequency, interval=sched.interval, endpoint=self.profile.endpoint_name,
+        fields = dict(frequency=sched.frequency, interval=sched.interval, start_time=sched.start_time,
+                      time_zone=sched.time_zone, endpoint=self.profile.endpoint_name,
                       input=input_uri(self.profile), enabled=True)
         if check.plan == "update":
             write_json(path, {**check.value, **fields})

@@ -7,6 +7,7 @@ from typing import Any
 from engine import events as ev
 from engine.context import CancelToken
 from engine.contract import Target, step_map
+from engine.targets.local.access import Access
 from engine.targets.local.assets import Assets
 from engine.targets.local.compute import Compute
 from engine.targets.local.containers import Containers
@@ -24,7 +25,7 @@ class LocalTarget(LocalJobs, Target):
     """Every step on this machine, state on disk (see engine.targets.local for the layout)."""
 
     name = "local"
-    steps = step_map(ResourceGroup, Workspace, Containers, Upload, Compute, Datastores, Assets, Endpoint,
+    steps = step_map(ResourceGroup, Workspace, Compute, Access, Containers, Upload, Datastores, Assets, Endpoint,
                      Deployment, Schedule)
 
     def __init__(self, profile: Any, emit: ev.Emit, cancel: CancelToken) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+from engine import mlflowmodel
 from engine.context import StepContext
 from engine.steps import Check, Done, none
 from engine.targets.azure import _errors, _owned
@@ -24,9 +25,9 @@ class Assets(AzureStep):
     def check(self, ctx: StepContext) -> Check:
         session = self.session
         versions = session.asset_versions()
-        label = ", ".join(f"{k} {n}:{v}" for k, (n, v) in versions.items())
-        conda = (self.profile.scorer_dir / self.profile.scorer.environment).read_text(errors="replace")
-        if "azureml-core" not in conda:
+        label = mlflowmodel.noted(", ".join(f"{k} {n}:{v}" for k, (n, v) in versions.items()), versions)
+        conda_file = self.profile.scorer_dir / self.profile.scorer.environment
+        if "environment" in versions and "azureml-core" not in conda_file.read_text(errors="replace"):
             ctx.log(f"{self.profile.scorer.environment} does not list azureml-core: batch jobs fail with "
                     "\"No module named azureml\" without it (add azureml-core under pip)", "warning")
         if ctx.planned("workspace") == "create":
@@ -40,8 +41,8 @@ class Assets(AzureStep):
             return Check("fail", f"scorer.model_name: model {n}:{v} already exists with other content; set "
                                  "scorer.model_name to a new name")
         missing = [k for k, asset in found.items() if asset is None]
-        check = Check("create", "register " + ", ".join(f"{k} {versions[k][0]}:{versions[k][1]}" for k in missing),
-                      versions) if missing else none(label, versions)
+        register = "register " + ", ".join(f"{k} {versions[k][0]}:{versions[k][1]}" for k in missing)
+        check = Check("create", mlflowmodel.noted(register, versions), versions) if missing else none(label, versions)
         ops = {"environment": session.ml.environments, "model": session.ml.models}
         for kind, asset in found.items():
             n, v = versions[kind]
@@ -51,6 +52,7 @@ class Assets(AzureStep):
         return check
 
     def apply(self, ctx: StepContext, check: Check) -> Done:
+        from azure.ai.ml.constants import AssetTypes
         from azure.ai.ml.entities import Environment, Model
 
         session = self.session
@@ -68,11 +70,14 @@ class Assets(AzureStep):
                     tags=session.tags, description="amlbatch scorer environment"))
             else:
                 session.ml.models.create_or_update(Model(
-                    name=name, version=version, path=str(folder / s.model), type="custom_model",
+                    name=name, version=version, path=str(folder / s.model),
+                    # an MLflow model (no environment): Azure scores it with no script or environment
+                    type=AssetTypes.CUSTOM_MODEL if "environment" in versions else AssetTypes.MLFLOW_MODEL,
                     tags={**session.tags, TAG_HASH: session.model_hash}, description="amlbatch scorer model"))
             made.append(f"{kind} {name}:{version}")
             ctx.log(f"registered {kind} {name}:{version}")
-        return Done("created", "registered " + (", ".join(made) or "nothing new"), versions)
+        return Done("created", mlflowmodel.noted("registered " + (", ".join(made) or "nothing new"), versions),
+                    versions)
 
     def check_delete(self, ctx: StepContext) -> Check:
         session = self.session

@@ -54,6 +54,8 @@ class Compute(AzureStep):
             return Check("update", f"cluster '{c.name}' failed to provision earlier: retry", keep)
         if decided.plan == "update":
             return decided
+        if keep["identity"] is None:  # jobs reach the data with the cluster's identity (the access step)
+            return Check("update", f"cluster '{c.name}': give it a system-assigned managed identity", keep)
         return none(decided.detail, {"name": c.name, "id": getattr(current, "id", "")})
 
     def apply(self, ctx: StepContext, check: Check) -> Done:
@@ -73,9 +75,9 @@ class Compute(AzureStep):
             check, value = again, again.value or {}
         updating = check.plan == "update"
         tags = value.get("tags") if updating else session.tags
-        # a new cluster gets a system-assigned identity (what a scheduled run invokes the endpoint
-        # with); an existing one keeps whatever identity it has
-        identity = value.get("identity") if updating else IdentityConfiguration(type="system_assigned")
+        # a cluster gets a system-assigned identity (jobs and scheduled runs read and write their data
+        # with it; the access step gives it the data role); one that has an identity keeps it
+        identity = (value.get("identity") if updating else None) or IdentityConfiguration(type="system_assigned")
         cluster = AmlCompute(name=c.name, size=c.vm_size, tier=c.tier, min_instances=c.min_nodes,
                              max_instances=c.max_nodes, idle_time_before_scale_down=c.idle_seconds,
                              identity=identity, tags=tags or None)

@@ -36,7 +36,8 @@ def found(current: Any) -> dict[str, Any]:
     refs = {"model": getattr(current, "model", None), "environment": getattr(current, "environment", None)}
     return {
         **{kind: ref_of(ref, ARM_KINDS[kind]) for kind, ref in refs.items()},
-        "code": tags_of(current).get(TAG_CODE) or "(code not recorded by amlbatch)",
+        # an MLflow model's deployment has no code (""), a scorer's has it recorded in TAG_CODE
+        "code": "" if conf is None else tags_of(current).get(TAG_CODE) or "(code not recorded by amlbatch)",
         "scoring_script": PurePath(str(script)).as_posix() if script else "",
         "compute": last_segment(getattr(current, "compute", "")),
         "mini_batch_size": getattr(current, "mini_batch_size", None),
@@ -67,7 +68,8 @@ class Deployment(AzureStep):
     def check(self, ctx: StepContext) -> Check:
         name = self.profile.endpoint.deployment
         versions = ctx.value("assets") or self.session.asset_versions()
-        want = diff.deployment_wanted(self.profile, {**versions, "code": self.session.code_ref()})
+        code = {"code": self.session.code_ref()} if "environment" in versions else {}  # MLflow: no code
+        want = diff.deployment_wanted(self.profile, {**versions, **code})
         if "create" in (ctx.planned("workspace"), ctx.planned("endpoint")):
             return Check("create", f"deployment '{name}' (default)", want)
         current = self.session.deployment()
@@ -106,7 +108,10 @@ class Deployment(AzureStep):
         current = session.deployment()
         needs_put = current is None or state_of(current) in FAILED_STATES or bool(
             diff.deployment_changes(want, found(current)))
-        if needs_put:
+        if needs_put and not want["code"]:  # an MLflow model: deployed without code and environment
+            self._put(ctx, current, want, tags, None)
+            session.forget("deployment")
+        elif needs_put:
             with tempfile.TemporaryDirectory(prefix="amlbatch-code-") as tmp:
                 self._put(ctx, current, want, tags, self._code_folder(Path(tmp)))
             session.forget("deployment")
@@ -129,7 +134,10 @@ class Deployment(AzureStep):
                         ignore=shutil.ignore_patterns(*CODE_IGNORED, Path(s.model).parts[0]))
         return code_dir
 
-    def _put(self, ctx: StepContext, current: Any, want: dict[str, Any], tags: dict[str, str], code_dir: Path) -> None:
+    def _put(self, ctx: StepContext, current: Any, want: dict[str, Any], tags: dict[str, str],
+             code_dir: Path | None) -> None:
+        """Create or update the deployment; `code_dir` None: an MLflow model, which Azure batch
+        deployments score with no scoring script and no environment (documented)."""
         from azure.ai.ml.constants import BatchDeploymentOutputAction
         from azure.ai.ml.entities import (BatchRetrySettings, CodeConfiguration, ModelBatchDeployment,
                                           ModelBatchDeploymentSettings)
@@ -139,13 +147,15 @@ class Deployment(AzureStep):
         s = DeploymentSettings.from_profile(p)
         appending = s.output_action == APPEND_ROW
         action = BatchDeploymentOutputAction.APPEND_ROW if appending else BatchDeploymentOutputAction.SUMMARY_ONLY
+        scorer = code_dir is not None
         deployment = ModelBatchDeployment(
-            name=name, endpoint_name=endpoint_name, tags={**tags, TAG_CODE: want["code"]},
+            name=name, endpoint_name=endpoint_name,
+            tags={**tags, TAG_CODE: want["code"]} if scorer else {k: v for k, v in tags.items() if k != TAG_CODE},
             description=f"amlbatch profile {p.name}",
             model=self._arm_ref("model", want["model"]),
-            environment=self._arm_ref("environment", want["environment"]),
-            code_configuration=CodeConfiguration(code=str(code_dir),
-                                                 scoring_script=want["scoring_script"]),
+            environment=self._arm_ref("environment", want["environment"]) if scorer else None,
+            code_configuration=CodeConfiguration(code=str(code_dir), scoring_script=want["scoring_script"])
+            if scorer else None,
             compute=session.arm_id("computes", p.compute.name),
             settings=ModelBatchDeploymentSettings(
                 mini_batch_size=s.mini_batch_size, instance_count=s.instance_count,
@@ -155,7 +165,7 @@ class Deployment(AzureStep):
                 # "Info", "Warning", "Debug": as the API spells BatchLoggingLevel
                 error_threshold=s.error_threshold, logging_level=s.logging_level.capitalize(),
                 # the scorer writes its own files in summary_only mode (scorer/score.py)
-                environment_variables={"AMLBATCH_OUTPUT_ACTION": s.output_action}))
+                environment_variables={"AMLBATCH_OUTPUT_ACTION": s.output_action} if scorer else None))
         doing = "creating" if current is None else "updating"
         ctx.log(f"{doing} deployment '{name}'")
         poller = session.ml.batch_deployments.begin_create_or_update(deployment, skip_script_validation=True)

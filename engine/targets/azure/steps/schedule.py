@@ -1,54 +1,94 @@
-"""The schedule step: a recurring scoring run of the profile's endpoint.
+"""The schedule step: the deployment's scoring, run on the profile's recurrence.
 
-Azure ML cannot schedule a batch-endpoint invocation itself: a `JobSchedule` starts jobs (pipeline
-jobs), not endpoint invocations. The alternatives were
+Azure ML cannot schedule a batch-endpoint invocation. What it documents for recurring scoring is a
+`JobSchedule` (a RecurrenceTrigger: frequency, interval, start time, time zone) whose job is a
+pipeline job, here with one parallel step (how-to-schedule-pipeline-job,
+how-to-use-parallel-job-in-pipeline). That step runs what the deployment runs: the scorer folder
+as code, the same registered model (a mounted custom_model input), the same environment, every
+batch setting from engine.deployment.DeploymentSettings (mini-batch size, instances, concurrency,
+retries, error threshold, log level, output action and file), on the profile's cluster, reading
+the profile's input datastore path and writing to `output_uri(profile, <the run's name>)` through
+the documented `${{name}}` expression of a scheduled job's output path: where an invoked run writes.
 
-* scheduling a pipeline with a parallel step that re-creates the deployment (same code, environment
-  and settings). It would run the scorer, but outside the endpoint: its runs would not show among
-  the endpoint's jobs, the model would have to be wired in differently (no AZUREML_MODEL_DIR), and
-  every setting would exist twice and could drift apart;
-* an external scheduler (Logic Apps, Data Factory): more resources, permissions and moving parts.
+A batch deployment's scorer finds its model under AZUREML_MODEL_DIR; a parallel step gets inputs
+as program arguments. `_scheduled_entry.py`, uploaded beside the scorer's files, bridges the two:
+it sets AZUREML_MODEL_DIR to the mounted model and calls the scorer's own init() and run().
 
-We schedule a one-step pipeline job instead whose only step *invokes the endpoint*: a
-standard-library script (`_invoker.py`) running on the profile's cluster, in the scorer's
-environment, takes a token from the cluster's managed identity and POSTs the same invocation
-`--submit` makes (the profile's input folder, a fresh output folder `<endpoint>/<job>/`). So every
-scheduled run is a normal endpoint job: same deployment, listed by `--jobs`, results fetched by
-`--results`. The one extra need is honest and said in the log: the cluster's identity must be
-allowed to invoke the endpoint ('AzureML Data Scientist' on the workspace).
+Each scheduled run carries the profile's tags and TAG_SCHEDULE, so `--jobs` lists it ("scheduled").
+The steps' data is read and written with the cluster's managed identity (the `access` step grants it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from engine import diff
 from engine.context import StepContext
-from engine.deployment import input_uri, output_uri
+from engine.deployment import APPEND_ROW, DeploymentSettings, input_uri, output_uri
+from engine.ownership import CODE_IGNORED
 from engine.steps import NO_SCHEDULE, Check, Done, delete_check, none
 from engine.targets.azure import _errors, _lro, _owned
 from engine.targets.azure._base import BUSY_STATES, FAILED_STATES, state_of, tags_of
 from engine.targets.azure.session import AzureStep
 
-TAG_CONFIG = "amlbatch-config"
-INVOKER = Path(__file__).resolve().parents[1] / "_invoker.py"
-
-
-def invoke_body(input_uri: str, output_uri: str, job_name: str) -> dict[str, Any]:
-    """The JSON body of a batch-endpoint invocation (what azure-ai-ml's invoke sends)."""
-    return {"properties": {
-        "inputData": {"UriFolder": {"jobInputType": "UriFolder", "uri": input_uri}},
-        "outputData": {"score": {"jobOutputType": "UriFolder", "uri": output_uri}},
-        "name": job_name,
-    }}
+TAG_CONFIG = "amlbatch-config"  # on the schedule: hash of everything its runs use
+TAG_SCHEDULE = "amlbatch-schedule"  # on the job it starts: the schedule's name
+ENTRY = Path(__file__).resolve().parents[1] / "_scheduled_entry.py"
+ENTRY_NAME = "amlbatch_scheduled_entry.py"
+STEP = "score"  # the pipeline's parallel step, and the output both it and an invoked run call "score"
+RUN_NAME = "${{name}}"  # resolved by Azure ML to the name of each job the schedule starts
 
 
 def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def windows_zone(iana: str) -> str | None:
+    """Azure ML schedules take Windows time zone names ("W. Europe Standard Time"); the profile IANA ones."""
+    from tzlocal.windows_tz import tz_win
+
+    return "UTC" if iana in ("UTC", "Etc/UTC", "GMT", "Etc/GMT") else tz_win.get(iana)
+
+
+def wall_clock_start(start: str, iana: str) -> str | None:
+    """schedule.start_time as Azure reads it: a wall-clock time in the trigger's time zone (no offset)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if not start:
+        return None  # Azure starts the recurrence when the schedule is created
+    when = datetime.fromisoformat(start)
+    if when.tzinfo is not None:
+        when = when.astimezone(ZoneInfo(iana)).replace(tzinfo=None)
+    return when.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def found_settings(schedule: Any) -> dict[str, Any]:
+    """The batch settings (DeploymentSettings' names) a schedule's parallel step runs with, read back."""
+    node = (getattr(getattr(schedule, "create_job", None), "jobs", None) or {}).get(STEP)
+    if node is None:
+        return {}
+
+    def read(part: Any, key: str) -> Any:  # the SDK gives some parts as dicts, some as objects
+        return part.get(key) if isinstance(part, dict) else getattr(part, key, None)
+
+    task, retry = getattr(node, "task", None), getattr(node, "retry_settings", None)
+    named = re.search(r"--append_row_file_name\s+(\S+)", str(read(task, "program_arguments") or ""))
+    size = getattr(node, "mini_batch_size", None)
+    return {"mini_batch_size": int(size) if size is not None else None,
+            "instance_count": read(getattr(node, "resources", None), "instance_count"),
+            "max_concurrency_per_instance": getattr(node, "max_concurrency_per_instance", None),
+            "error_threshold": getattr(node, "error_threshold", None),
+            "max_retries": read(retry, "max_retries"), "timeout": read(retry, "timeout"),
+            "logging_level": str(getattr(node, "logging_level", "") or "").lower() or None,
+            "output_action": APPEND_ROW if read(task, "append_row_to") else "summary_only",
+            "output_file_name": named.group(1) if named else None}
 
 
 class Schedule(AzureStep):
@@ -57,23 +97,22 @@ class Schedule(AzureStep):
     def noun(self) -> str:
         return f"schedule '{self.profile.schedule.name}'"
 
-    def _config(self, scoring_uri: str) -> dict[str, Any]:
+    def _config(self) -> dict[str, Any]:
+        """What the scheduled runs do: the deployment's own wanted state, plus input, output and recurrence."""
         p = self.profile
-        versions = self.session.asset_versions()
-        return {
-            "scoring_uri": scoring_uri, "endpoint": p.endpoint_name, "deployment": p.endpoint.deployment,
-            "body": invoke_body(input_uri(p), output_uri(p, "{job}"), "{job}"),
-            "environment": self.session.arm_id("environments", *versions["environment"]),
-            "compute": p.compute.name, "frequency": p.schedule.frequency, "interval": p.schedule.interval,
-            "invoker": hashlib.sha256(INVOKER.read_bytes()).hexdigest()[:12],
-        }
+        want = diff.deployment_wanted(p, {**self.session.asset_versions(), "code": self.session.code_ref()})
+        return {**want, "input": input_uri(p), "output": output_uri(p, RUN_NAME),
+                "frequency": p.schedule.frequency, "interval": p.schedule.interval,
+                "start_time": p.schedule.start_time, "time_zone": p.schedule.time_zone,
+                "entry": hashlib.sha256(ENTRY.read_bytes()).hexdigest()[:12]}
 
-    def _scoring_uri(self, ctx: StepContext) -> str:
-        value = ctx.value("endpoint") or {}
-        if value.get("scoring_uri"):
-            return value["scoring_uri"]
-        endpoint = self.session.endpoint()
-        return (endpoint.scoring_uri or "") if endpoint is not None else ""
+    def _trigger(self) -> Any:
+        from azure.ai.ml.entities import RecurrenceTrigger
+
+        sched = self.profile.schedule
+        return RecurrenceTrigger(frequency=sched.frequency, interval=sched.interval,
+                                 start_time=wall_clock_start(sched.start_time, sched.time_zone),
+                                 time_zone=windows_zone(sched.time_zone))
 
     def check(self, ctx: StepContext) -> Check:
         sched = self.profile.schedule
@@ -86,20 +125,22 @@ class Schedule(AzureStep):
                 return Check("update", f"remove schedule '{sched.name}' (the profile has none)", {"remove": True})
             return Check("skip", "no schedule asked for")
         want = f"every {sched.interval} {sched.frequency}(s)"
+        if self.profile.mlflow_model:  # Azure makes an MLflow model's scoring for deployments only
+            return Check("fail", "schedule.frequency: a scheduled run scores with the scorer's script in a parallel "
+                                 "step, and an MLflow model (scorer.model holds an MLmodel file) comes without one: "
+                                 "set schedule.frequency = \"\" or give scorer.folder a scoring script")
+        if windows_zone(sched.time_zone) is None:
+            return Check("fail", f"schedule.time_zone: '{sched.time_zone}' has no Windows time zone, the names "
+                                 "Azure ML schedules take: choose another IANA name for the same clock")
         if fresh:
             return Check("create", f"schedule '{sched.name}' {want}")
         current = self.session.schedule()
         if current is None:
             return Check("create", f"schedule '{sched.name}' {want}")
-        ml = self.session.ml
-        return _owned.guard(self.session, ctx, f"schedule '{sched.name}'", current, self._check(ctx, current, want),
-                            _owned.retag_entity(self.session, f"schedule '{sched.name}'",
-                                                lambda: ml.schedules.get(sched.name),
-                                                lambda e: _lro.wait_poller(ctx, ml.schedules.begin_create_or_update(e),
-                                                                           f"taking over schedule '{sched.name}'"),
-                                                "schedule"))
+        return _owned.guard(self.session, ctx, f"schedule '{sched.name}'", current, self._check(current, want),
+                            lambda: self._retag(ctx))
 
-    def _check(self, ctx: StepContext, current: Any, want: str) -> Check:
+    def _check(self, current: Any, want: str) -> Check:
         sched = self.profile.schedule
         if state_of(current) in BUSY_STATES:
             return Check("create", f"schedule '{sched.name}' is {state_of(current)}: wait for it", {"busy": True})
@@ -111,8 +152,14 @@ class Schedule(AzureStep):
         changes = []
         if have != (sched.frequency, sched.interval):
             changes.append(f"every {have[1]} {have[0]}(s) -> {want}")
-        if tags_of(current).get(TAG_CONFIG) != config_hash(self._config(self._scoring_uri(ctx))) and not changes:
-            changes.append("the endpoint, input or environment it uses changed")
+        zone = getattr(trigger, "time_zone", None) or "UTC"
+        zone = str(getattr(zone, "value", zone))
+        if zone != windows_zone(sched.time_zone):
+            changes.append(f"time zone {zone} -> {windows_zone(sched.time_zone)}")
+        settings = DeploymentSettings.from_profile(self.profile).to_dict()
+        changes += [str(c) for c in diff.changes(settings, found_settings(current))]
+        if tags_of(current).get(TAG_CONFIG) != config_hash(self._config()) and not changes:
+            changes.append("the start time, scorer, model, environment, cluster or data its runs use changed")
         if getattr(current, "is_enabled", True) is False:
             changes.append("enable it")
         if changes:
@@ -129,36 +176,80 @@ class Schedule(AzureStep):
             self.session.wait_until(ctx, lambda: self.session.ml.schedules.get(sched.name),
                                     f"waiting for schedule '{sched.name}'", lambda s: state_of(s) not in BUSY_STATES)
         self._put(ctx, value.get("tags") if check.plan == "update" else None)
-        ctx.log(f"each scheduled run invokes endpoint '{self.profile.endpoint_name}' with the identity of "
-                f"cluster '{self.profile.compute.name}': give that identity the 'AzureML Data Scientist' role on "
-                "the workspace (Azure portal > the workspace > Access control) if it does not have it", "info")
         return Done("created" if check.plan == "create" else "updated", check.detail)
 
+    def _code_folder(self, tmp: Path) -> Path:
+        """The scorer folder as the deployment uploads it (without the model), plus the entry script."""
+        code = tmp / "code"
+        shutil.copytree(self.profile.scorer_dir, code,
+                        ignore=shutil.ignore_patterns(*CODE_IGNORED, Path(self.profile.scorer.model).parts[0]))
+        shutil.copyfile(ENTRY, code / ENTRY_NAME)
+        return code
+
+    def _pipeline_job(self, code: Path, tags: dict[str, str]) -> Any:
+        """The pipeline job each occurrence starts: one parallel step running the deployment's scoring."""
+        from azure.ai.ml import Input, Output, dsl
+        from azure.ai.ml.entities import ManagedIdentityConfiguration
+        from azure.ai.ml.parallel import RunFunction, parallel_run_function
+
+        p, session = self.profile, self.session
+        s = DeploymentSettings.from_profile(p)
+        versions = session.asset_versions()
+        appending = s.output_action == APPEND_ROW
+        script = Path(p.scorer.script).as_posix()
+        arguments = f"--amlbatch_model_dir ${{{{inputs.model}}}} --amlbatch_scoring_script {script}"
+        if appending:
+            arguments += f" --append_row_file_name {s.output_file_name}"
+        score = parallel_run_function(
+            name=STEP, display_name=f"score with {p.endpoint_name}/{p.endpoint.deployment}",
+            inputs={"data": Input(type="uri_folder", mode="ro_mount"),
+                    "model": Input(type="custom_model", mode="ro_mount")},
+            outputs={STEP: Output(type="uri_folder", mode="rw_mount")},
+            input_data="${{inputs.data}}", mini_batch_size=str(s.mini_batch_size), instance_count=s.instance_count,
+            max_concurrency_per_instance=s.max_concurrency_per_instance, error_threshold=s.error_threshold,
+            retry_settings={"max_retries": s.max_retries, "timeout": int(s.timeout)},  # as the docs' samples
+            logging_level=s.logging_level.upper(), environment_variables={"AMLBATCH_OUTPUT_ACTION": s.output_action},
+            identity=ManagedIdentityConfiguration(),
+            task=RunFunction(code=str(code), entry_script=ENTRY_NAME, program_arguments=arguments,
+                             append_row_to="${{outputs.%s}}" % STEP if appending else None,
+                             environment=session.arm_id("environments", *versions["environment"])))
+
+        @dsl.pipeline(name="amlbatch_scheduled_scoring", compute=p.compute.name, experiment_name=p.endpoint_name,
+                      display_name=f"amlbatch {p.name} scheduled scoring")
+        def scheduled_scoring(data, model):  # type: ignore[no-untyped-def]  # dsl reads annotations as input types
+            return {STEP: score(data=data, model=model).outputs[STEP]}
+
+        job = scheduled_scoring(data=Input(type="uri_folder", path=input_uri(p), mode="ro_mount"),
+                                model=Input(type="custom_model", path=session.arm_id("models", *versions["model"]),
+                                            mode="ro_mount"))
+        job.outputs[STEP] = Output(type="uri_folder", path=output_uri(p, RUN_NAME), mode="rw_mount")
+        job.tags = tags
+        return job
+
     def _put(self, ctx: StepContext, existing_tags: dict[str, str] | None) -> None:
-        from azure.ai.ml import command
-        from azure.ai.ml.entities import JobSchedule, ManagedIdentityConfiguration, PipelineJob, RecurrenceTrigger
+        from azure.ai.ml.entities import JobSchedule
 
         p, sched, session = self.profile, self.profile.schedule, self.session
-        config = self._config(self._scoring_uri(ctx))
-        tags = {**(existing_tags or session.tags), TAG_CONFIG: config_hash(config)}
+        tags = {**(existing_tags or session.tags), TAG_CONFIG: config_hash(self._config())}
         with tempfile.TemporaryDirectory(prefix="amlbatch-schedule-") as tmp:
-            code = Path(tmp) / "invoker"
-            code.mkdir()
-            shutil.copyfile(INVOKER, code / "invoke_endpoint.py")
-            (code / "config.json").write_text(json.dumps(
-                {k: config[k] for k in ("scoring_uri", "endpoint", "deployment", "body")}, indent=2))
-            node = command(name="invoke_endpoint", display_name=f"invoke {p.endpoint_name}",
-                           command="python invoke_endpoint.py", code=str(code), environment=config["environment"],
-                           compute=p.compute.name, identity=ManagedIdentityConfiguration())
-            job = PipelineJob(jobs={"invoke_endpoint": node}, display_name=f"amlbatch {p.name} schedule",
-                              experiment_name=p.endpoint_name, compute=p.compute.name, tags=dict(session.tags))
-            schedule = JobSchedule(name=sched.name, trigger=RecurrenceTrigger(frequency=sched.frequency,
-                                                                            interval=sched.interval),
-                                   create_job=job, tags=tags, display_name=f"amlbatch {p.name}",
-                                   description=f"scores {input_uri(p)} with endpoint {p.endpoint_name}")
+            job = self._pipeline_job(self._code_folder(Path(tmp)), {**session.tags, TAG_SCHEDULE: sched.name})
+            schedule = JobSchedule(name=sched.name, trigger=self._trigger(), create_job=job, tags=tags,
+                                   display_name=f"amlbatch {p.name}",
+                                   description=f"scores {input_uri(p)} as deployment "
+                                               f"{p.endpoint_name}/{p.endpoint.deployment} does")
             poller = session.ml.schedules.begin_create_or_update(schedule)
             _lro.wait_poller(ctx, poller, f"creating schedule '{sched.name}'")
         session.forget("schedule")
+
+    def _retag(self, ctx: StepContext) -> None:
+        """Taking over: the schedule and the runs it starts get this profile's tags."""
+        ml, name = self.session.ml, self.profile.schedule.name
+        entity = ml.schedules.get(name)
+        entity.tags = {**tags_of(entity), **self.session.tags}
+        if entity.create_job is not None:
+            entity.create_job.tags = {**(entity.create_job.tags or {}), **self.session.tags, TAG_SCHEDULE: name}
+        _lro.wait_poller(ctx, ml.schedules.begin_create_or_update(entity), f"taking over schedule '{name}'")
+        self.session.forget("schedule")
 
     def _remove(self, ctx: StepContext) -> None:
         name, ml = self.profile.schedule.name, self.session.ml

@@ -8,9 +8,10 @@ from typing import Any
 from engine import diff, ownership
 from engine.context import StepContext
 from engine.datafiles import DataFile, HashCache, human_bytes
+from engine.errors import StepError
 from engine.steps import Check, Done, delete_uploaded
-from engine.targets.azure import _owned
-from engine.targets.azure._blob import META_MD5, metadata_tags
+from engine.targets.azure import _access, _owned
+from engine.targets.azure._blob import META_MD5, DataAccessRefused, metadata_tags
 from engine.targets.azure.session import AzureStep
 from engine.words import counted
 
@@ -40,7 +41,22 @@ class Upload(AzureStep):
                                                    include=["metadata"])}
         return self.session.blobs(account).run(listing)
 
+    def _refused(self, ctx: StepContext, exc: DataAccessRefused) -> StepError:
+        """The truth about a 403: the role the signed-in identity lacks and the line to ask for it."""
+        me, kind = _access.signed_in(self.session)
+        scope = self.session.ws_value(ctx).get("storage_id") or f"<id of storage account {exc.account}>"
+        role = _access.NEEDS["upload"][0].role
+        return StepError(f"storage account {exc.account} refused the signed-in identity ({exc.code}): uploading needs "
+                         f"the '{role}' role on the account. Ask an administrator to run: "
+                         + _access.az_line(me or "<your object id>", kind, role, scope))
+
     def check(self, ctx: StepContext) -> Check:
+        try:
+            return self._check(ctx)
+        except DataAccessRefused as exc:
+            raise self._refused(ctx, exc) from None
+
+    def _check(self, ctx: StepContext) -> Check:
         files = self.session.data_files()
         if not files or "create" in (ctx.planned("containers"), ctx.planned("workspace")):
             return diff.upload(ctx, files, None)
@@ -64,6 +80,8 @@ class Upload(AzureStep):
                                       [(f.path, f.blob, f.size) for f in todo], ctx.cancel,
                                       lambda done, whole: ctx.progress(done, whole, "bytes"),
                                       lambda path: hashes.md5(by_path[path]))
+        except DataAccessRefused as exc:
+            raise self._refused(ctx, exc) from None
         finally:
             hashes.save()
         return Done("created", f"uploaded {counted(len(todo), 'file')} ({human_bytes(total)}) to "
