@@ -1,6 +1,6 @@
 """The headless command on the azure target, in-process with the fake cloud active: the same kind of
-output as the local target, nothing from the SDKs on the terminal, and no secret in any file written
-or any line printed."""
+output as the local target, nothing from the SDKs on the terminal, no secret in any file written or
+any line printed, and the cost it prints before you pay (over tests/fakeazure/_prices.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.azure_support import write_profile
+from tests.fakeazure._prices import FakePrices
 from tui.cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:marshmallow.*", "ignore::Warning:azure.*")
@@ -160,3 +161,22 @@ def test_headless_submit_shows_the_files_azure_could_not_score(signed_in, capfd,
     assert f"failed: {first}: KeyError: 'amount'" in out, out
     assert "10 rows scored" in out and "1 failed" in out, out
     assert err == ""
+
+
+def test_plan_and_run_on_azure_say_what_they_cost(signed_in, capfd, tmp_path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    cloud = signed_in
+    path = str(write_profile(tmp_path / "p", auth="environment"))
+    with FakePrices() as prices:
+        monkeypatch.setenv("AMLBATCH_PRICES_URL", prices.url)
+        code, out, err = run_cli(capfd, "--profile", path, "--plan")
+        assert code == 3, out + err
+        assert not cloud.resource_groups  # priced before anything is created
+        assert re.search(r"^Cost on Azure \(retail prices, westeurope, USD, read ", out, re.M), out
+        assert "Standard_DS3_v2 dedicated: $0.293 per node-hour" in out
+
+        code, out, err = run_cli(capfd, "--profile", path, "--submit", "--yes")
+        assert code == 0, out + err
+        line = re.search(r"^.*cost: about \$[\d.]+: 1 node x [\d.]+ s at \$0\.293 per node-hour.*$", out, re.M)
+        assert line and "idle time before the cluster scales down" in line.group(0), out
+        assert "would have cost" not in out  # that is the local target's wording

@@ -217,7 +217,7 @@ def scripted_submitter(status: str = "Completed", block: bool = False):
     def submit(profile: Any, emit: Any, cancel: Any, input_path: Any) -> Any:
         job_id = "snap-endpoint-20260101000000-abc123"
         # as the local target writes them: absolute paths under the state root
-        blobs = data_dir() / "local/subscriptions/local/resourceGroups/snap-rg/storageAccounts/snapws33adbf84/containers"
+        blobs = data_dir() / "local/subscriptions/local/resourceGroups/snap-rg/storageAccounts/snapwse8aa68fd/containers"
         emit(ev.JobSubmitted(job_id, "azureml://datastores/amlbatch_input/paths/data",
                              str(blobs / "amlbatch-output/blobs/snap-endpoint" / job_id)))
         emit(ev.JobStatus(job_id, "Running"))

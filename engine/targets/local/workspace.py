@@ -27,9 +27,10 @@ class Workspace(LocalStep):
 
     def apply(self, ctx: StepContext, check: Check) -> Done:
         state, name, location = self.target, self.profile.workspace.name, self.profile.workspace.location
-        # Azure names the auto-created storage account from the workspace name plus a unique suffix.
+        # Azure names the auto-created storage account from the workspace name plus a unique suffix;
+        # here, one unique in the local cloud and the same wherever AMLBATCH_HOME lies, on any OS.
         stem = "".join(ch for ch in name.lower() if ch.isalnum())[:16]
-        suffix = hashlib.sha256(str(state.ws_dir).encode()).hexdigest()[:8]
+        suffix = hashlib.sha256(state.ws_dir.relative_to(state.root).as_posix().encode()).hexdigest()[:8]
         account = f"{stem}{suffix}"[:24]
         write_json(state.account_dir(account) / "account.json",
                    state.new(name=account, kind="StorageV2", location=location))
