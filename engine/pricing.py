@@ -273,8 +273,9 @@ class RunCost:
 
     def lines(self) -> list[str]:
         time_text = f"{counted(self.nodes, 'node')} x {self.seconds:.1f} s"
-        if self.cost is None:
-            return [f"cost: {time_text} of {self.node.what}: {UNAVAILABLE}"]
+        if self.cost is None:  # a local run costs nothing itself: say whose price is missing
+            where = "cost" if self.target == "azure" else "on Azure this run's cost"
+            return [f"{where}: {time_text} of {self.node.what}: {UNAVAILABLE}"]
         rate = f"at {money(self.node.amount or 0)} per node-hour ({self.node.what}, read {self.node.date})"
         if self.target != "azure":
             return [f"on Azure this run would have cost about {money(self.cost)}: {time_text} "

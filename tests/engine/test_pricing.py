@@ -161,6 +161,14 @@ def test_a_runs_cost_is_nodes_times_duration_times_the_node_price(prices: FakePr
     assert "120 s a node of idle time" in on_azure.lines()[0]
 
 
+def test_a_run_without_a_price_says_so_and_whose_price_it_would_be() -> None:
+    unknown = pricing.Price("Standard_DS3_v2 dedicated", "", None)
+    local = pricing.RunCost("local", "job-1", 1, 4.0, 120, unknown)
+    assert local.lines() == ["on Azure this run's cost: 1 node x 4.0 s of Standard_DS3_v2 dedicated: price unavailable"]
+    on_azure = pricing.RunCost("azure", "job-2", 1, 4.0, 120, unknown)
+    assert on_azure.lines() == ["cost: 1 node x 4.0 s of Standard_DS3_v2 dedicated: price unavailable"]
+
+
 def test_the_figures_travel_as_one_event(prices: FakePrices) -> None:
     event = pricing.estimate(profile()).event()
     data = json.loads(json.dumps(event.to_dict()))
