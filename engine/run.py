@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 
 from engine import events as ev
 from engine import identity, mlflowmodel, paths, targets
+from engine import validation as v
 from engine.context import CancelToken, StepContext
 from engine.contract import Target
 from engine.datafiles import expand
@@ -314,6 +315,9 @@ def preflight(profile: Profile) -> list[Path]:
     scorer_dir, source = profile.scorer_dir, profile.source
     if not scorer_dir.is_dir():
         raise ProfileError(source, "scorer.folder", f"no such folder: {scorer_dir}")
+    if profile.target == "azure" and profile.schedule.frequency and not v.windows_zone(profile.schedule.time_zone):
+        raise ProfileError(source, "schedule.time_zone", f"'{profile.schedule.time_zone}' has no Windows time zone, "
+                           "the names Azure ML schedules take: choose another IANA name for the same clock")
     mlflow = mlflowmodel.check(profile)  # an MLflow model needs no script and no environment
     for key in ("model",) if mlflow else ("script", "model", "environment"):
         if not (scorer_dir / getattr(profile.scorer, key)).exists():

@@ -183,6 +183,13 @@ def time_zone(value: object) -> str | None:
     return None
 
 
+def windows_zone(iana: str) -> str | None:
+    """Azure ML schedules take Windows time zone names ("W. Europe Standard Time"); the profile IANA ones."""
+    from tzlocal.windows_tz import tz_win
+
+    return "UTC" if iana in ("UTC", "Etc/UTC", "GMT", "Etc/GMT") else tz_win.get(iana)
+
+
 def start_time(value: object) -> str | None:
     """A schedule's start: empty (when served) or an ISO 8601 date and time, e.g. 2026-01-31T09:00:00."""
     from datetime import datetime

@@ -16,6 +16,7 @@ import pytest
 
 import scorer
 from engine import jobs, run
+from engine.errors import ProfileError
 from engine.ownership import TAG_ID
 from engine.targets.azure.steps.schedule import ENTRY, ENTRY_NAME
 from scorer import sample_data
@@ -191,6 +192,9 @@ def test_start_time_and_time_zone_go_on_the_trigger_as_azure_reads_them(cloud, s
     summary, sink = provision(reload(scheduled.path, "schedule.time_zone=Antarctica/Troll"), cloud)
     assert summary.outcome == "failed"
     assert sink.finished()["schedule"].error.startswith("schedule.time_zone: 'Antarctica/Troll' has no Windows")
+    # the CLI and the wizard check it before any cloud call
+    with pytest.raises(ProfileError, match=r"schedule\.time_zone.*'Antarctica/Troll' has no Windows time zone"):
+        run.preflight(reload(scheduled.path, "schedule.time_zone=Antarctica/Troll"))
 
 
 def test_no_frequency_disables_then_deletes_the_schedule(cloud, scheduled):

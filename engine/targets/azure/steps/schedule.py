@@ -36,6 +36,7 @@ from engine.steps import NO_SCHEDULE, Check, Done, delete_check, none
 from engine.targets.azure import _errors, _lro, _owned
 from engine.targets.azure._base import BUSY_STATES, FAILED_STATES, state_of, tags_of
 from engine.targets.azure.session import AzureStep
+from engine.validation import windows_zone
 
 TAG_CONFIG = "amlbatch-config"  # on the schedule: hash of everything its runs use
 TAG_SCHEDULE = "amlbatch-schedule"  # on the job it starts: the schedule's name
@@ -47,13 +48,6 @@ RUN_NAME = "${{name}}"  # resolved by Azure ML to the name of each job the sched
 
 def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def windows_zone(iana: str) -> str | None:
-    """Azure ML schedules take Windows time zone names ("W. Europe Standard Time"); the profile IANA ones."""
-    from tzlocal.windows_tz import tz_win
-
-    return "UTC" if iana in ("UTC", "Etc/UTC", "GMT", "Etc/GMT") else tz_win.get(iana)
 
 
 def wall_clock_start(start: str, iana: str) -> str | None:
