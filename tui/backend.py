@@ -144,3 +144,34 @@ class Backend:
         from engine import jobs
 
         return jobs.results(profile, job_id, out_dir)
+
+    # ------------------------------------------------------------------ cost and the local service
+
+    def estimate_cost(self, profile: Any) -> Any:
+        """What the profile costs on Azure, looked up in the background (README: Cost)."""
+        from engine.pricing import estimate_later
+
+        return estimate_later(profile)
+
+    def run_cost(self, profile: Any, job: Any) -> list[str]:
+        """What a finished run's node time costs (on the local target: would cost on Azure)."""
+        from engine.pricing import run_cost
+
+        return run_cost(profile, job).lines()
+
+    def serve(self, profile: Any, say: Callable[[str], None]) -> Any:
+        """The local service (amlbatch --serve), started on its usual port, else on any free one."""
+        from engine.serve import DEFAULT_PORT, LocalService
+        from engine.serve_http import PortTaken
+
+        for port in (DEFAULT_PORT, 0):
+            service = LocalService(profile, say, port)
+            try:
+                service.start()
+                return service
+            except PortTaken:
+                service.stop()
+            except BaseException:
+                service.stop()
+                raise
+        raise PortTaken("no free port on 127.0.0.1 for the local service")

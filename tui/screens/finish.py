@@ -150,29 +150,20 @@ class FinishScreen(ServiceScreen):
 
     def _start_service(self) -> None:
         from engine.errors import AmlBatchError
-        from engine.serve import DEFAULT_PORT, LocalService
-        from engine.serve_http import PortTaken
 
         def say(line: str) -> None:  # from the service's threads: posting never waits for the screen
             self.post_message(ServeLine(line))
 
-        for port in (DEFAULT_PORT, 0):  # the usual port, else any free one (the address shown is the truth)
-            service = LocalService(self.profile, say, port)
-            try:
-                service.start()
-            except PortTaken:
-                service.stop()
-                continue
-            except AmlBatchError as exc:
-                service.stop()
-                self.app.call_from_thread(self._serve_failed, str(exc))
-                return
-            if self.closing:  # the screen went while the service started
-                service.stop()
-                return
-            self.service = service
-            self.app.call_from_thread(self._serving)
+        try:
+            service = self.app.backend.serve(self.profile, say)  # the address it shows is the truth
+        except AmlBatchError as exc:
+            self.app.call_from_thread(self._serve_failed, str(exc))
             return
+        if self.closing:  # the screen went while the service started
+            service.stop()
+            return
+        self.service = service
+        self.app.call_from_thread(self._serving)
 
     def _serving(self) -> None:
         self.query_one("#serve", Button).label = "Serving"

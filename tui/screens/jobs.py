@@ -185,10 +185,8 @@ class JobScreen(BaseScreen):
             self.post_message(WorkFailed(error_text(exc)[0]))
             return
         if job.finished:  # its node time at the node price, shown before the job's end (README: Cost)
-            from engine.pricing import run_cost
-
             try:
-                self.app.call_from_thread(self.show_cost, run_cost(self.profile, job).lines())
+                self.app.call_from_thread(self.show_cost, self.app.backend.run_cost(self.profile, job))
             except Exception:  # noqa: BLE001 - the screen has closed meanwhile
                 pass
         self.post_message(JobFinished(job))

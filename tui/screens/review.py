@@ -114,9 +114,7 @@ class ReviewScreen(WizardScreen):
 
         from engine.context import CancelToken
         from engine.errors import LockedError
-        from engine.pricing import estimate_later
-
-        cost = estimate_later(profile)  # looked up while the plan runs; shown before the plan's result
+        cost = self.app.backend.estimate_cost(profile)  # looked up while the plan runs; shown before the plan's result
         try:
             for attempt in range(40):
                 try:
