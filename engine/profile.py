@@ -141,8 +141,8 @@ class Schedule:
                              "recurrence; empty for no schedule", label="Frequency")
     interval: int = _f(1, v.int_range(1, 1000), "every N frequency units", label="Interval")
     name: str = _f("amlbatch-schedule", v.endpoint, "schedule name", label="Schedule name")
-    start_time: str = _f("", v.start_time, "first run, ISO 8601 (read in time_zone without an offset); empty: "
-                         "when Azure creates the schedule, or when --serve starts", label="Start time")
+    # without an offset it is read in time_zone; empty: when Azure creates the schedule, or --serve starts
+    start_time: str = _f("", v.start_time, "first run, ISO 8601; empty: at once", label="Start time")
     time_zone: str = _f("UTC", v.time_zone, "IANA time zone of the runs' wall clock", label="Time zone")
 
 

@@ -490,7 +490,7 @@ class ScheduleScreen(FormScreen):
     wizard_key = "schedule"
     INTRO = ("Optionally score the input datastore on a schedule. Leave the frequency at 'none' "
              "for on-demand runs only.")
-    FIELDS = ("schedule.frequency", "schedule.interval", "schedule.name")
+    FIELDS = ("schedule.frequency", "schedule.interval", "schedule.start_time", "schedule.time_zone", "schedule.name")
     NEXT_LABEL = "Review"
 
 
