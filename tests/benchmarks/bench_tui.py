@@ -10,7 +10,8 @@ Not collected by pytest. Two measurements:
    Ready event (the app writes a timestamp and exits then when AMLBATCH_TUI_BENCH_EXIT names a
    file: used only here) and to process exit; also `python -c pass` and `python -c "import
    azure.ai.ml"` (what the app must not pay at start-up). Median of --repeat, runs interleaved,
-   ratios of paired runs.
+   ratios of paired runs; whether bytecode was written, and how many of the app's own modules had
+   up-to-date cached bytecode (an edited one is compiled on every start when it is not written).
 
 2. Log flood, in process (headless): a thread emits StepLog events as fast as it can for
    --flood-seconds into the run screen's EventBuffer (the engine's emit path). Reported: lines
@@ -128,9 +129,18 @@ def bench_startup(repeat: int) -> None:
                   f"{statistics.median(ratios):.2f}x (goal <= 1.2x)")
     off = bool(os.environ.get("PYTHONDONTWRITEBYTECODE")) or sys.dont_write_bytecode
     print("  bytecode: " + ("not written (PYTHONDONTWRITEBYTECODE set)" if off else "compiled and cached"))
-    code = ("import sys, tui.app; print(len(sys.modules), sum(1 for m in sys.modules if m.startswith('azure')), "
-            "'engine.run' in sys.modules)")
+    # PYTHONDONTWRITEBYTECODE only stops writing: a module whose cached bytecode is up to date is
+    # still read from it, an edited one is compiled on every start. Say which it was for our code.
+    code = ("import os, sys, importlib.util, tui.app\n"
+            "print(len(sys.modules), sum(1 for m in sys.modules if m.startswith('azure')), 'engine.run' in sys.modules)\n"
+            "import tui.screens.start\n"
+            "ours = [f for f in (getattr(m, '__file__', None) or '' for m in list(sys.modules.values()))\n"
+            "        if f.startswith(os.getcwd()) and '.venv' not in f and f.endswith('.py')]\n"
+            "def fresh(src):\n    pyc = importlib.util.cache_from_source(src)\n"
+            "    return os.path.exists(pyc) and os.path.getmtime(pyc) >= os.path.getmtime(src)\n"
+            "print(sum(map(fresh, ours)), len(ours))")
     out = subprocess.run([py, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env).stdout.split()
+    print(f"  the app's own modules at start-up: {out[3]} of {out[4]} with up-to-date cached bytecode")
     print(f"  modules after `import tui.app`: {out[0]} (azure: {out[1]}, engine.run loaded: {out[2]})")
 
 
@@ -206,7 +216,8 @@ async def flood(seconds: float) -> None:
     profile = Profile(name="bench")
     app = AmlBatchApp(remember_theme=False, backend=BenchBackend())
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        while len(app.screen_stack) < 2:  # the start screen is pushed just after start-up
+            await pilot.pause(0.02)
         screen = BenchRunScreen(profile)
         lateness: list[float] = []
         last = [0.0]

@@ -177,8 +177,9 @@ async def test_resume_saved_profile_then_run_again(amlbatch_home: Path) -> None:
     run.provision(profile, lambda e: None)
     app = AmlBatchApp(remember_theme=False)
     async with app.run_test(size=(100, 32)) as pilot:
+        # the start screen is shown, and its table mounted, after the first frame: wait for both
+        await wait_for(pilot, lambda: app.screen.query_one("#profiles", DataTable).row_count == 1)
         table = app.screen.query_one("#profiles", DataTable)
-        await wait_for(pilot, lambda: table.row_count == 1)
         row = [str(c) for c in table.get_row("resumed")]
         assert row[1:4] == ["local", "westeurope", "snap-ws"]
         assert row[4].startswith("provision succeeded")

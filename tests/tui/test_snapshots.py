@@ -73,6 +73,12 @@ def make_app(theme: str, home: Path, backend: Backend | None = None) -> AmlBatch
     return AmlBatchApp(remember_theme=False, theme=theme, clock=FakeClock(), start_dir=home, backend=backend)
 
 
+async def started(pilot: Any) -> None:
+    """The start screen is pushed just after Textual's start-up: wait for it, so that the screens
+    a test pushes go above it."""
+    await wait_for(pilot, lambda: any(type(s).__name__ == "StartScreen" for s in pilot.app.screen_stack))
+
+
 async def steady(pilot: Any) -> None:
     """Workers done, batches flushed, cursors not blinking."""
     await pilot.app.workers.wait_for_complete()
@@ -85,6 +91,7 @@ async def steady(pilot: Any) -> None:
 
 def snap(snap_compare: Any, app: AmlBatchApp, before: Callable[[Any], Awaitable[None]]) -> None:
     async def run_before(pilot: Any) -> None:
+        await started(pilot)
         await before(pilot)
         await steady(pilot)
 
@@ -242,6 +249,7 @@ def test_run_in_progress(snap_compare, snap_home, theme) -> None:
         await pilot.pause(0.2)
 
     async def run_before(pilot):
+        await started(pilot)
         await before(pilot)
         await pilot.pause(0.25)
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, Static
 
-from tui.messages import ProfilesListed
 from tui.screens.base import BaseScreen
+
+if TYPE_CHECKING:  # imported when the first listing is made: off the first frame's path
+    from textual.widgets import DataTable
+
+    from tui.messages import ProfilesListed
 
 
 def ago(then: float, now: float) -> str:
@@ -38,21 +44,29 @@ class StartScreen(BaseScreen):
         with Horizontal(id="start-actions"):
             yield Button("New profile  (n)", id="new", variant="primary", compact=True)
             yield Button("Try the local demo  (d)", id="demo", compact=True)
-        with Vertical(id="saved"):
-            yield Static("Saved profiles · Enter resumes", classes="section-title")
-            yield DataTable(cursor_type="row", id="profiles")
-            yield Static("", id="profiles-empty")
+        # the saved-profiles section (#saved) is mounted when the first listing arrives: its
+        # widgets, DataTable's import and styles stay out of the first frame
 
     def on_mount(self) -> None:
-        table = self.query_one("#profiles", DataTable)
-        table.add_column("Profile", key="name")
-        table.add_column("Target", key="target")
-        table.add_column("Region", key="region")
-        table.add_column("Workspace", key="workspace")
-        table.add_column("Last run", key="last")
         # after the first paint: the listing's worker imports the engine, which would hold the GIL
         # while the screen is being drawn
         self.call_after_refresh(self.reload)
+
+    async def profiles_table(self) -> DataTable:
+        """The saved-profiles table, its section mounted on first use."""
+        from textual.widgets import DataTable
+
+        tables = self.query("#profiles")
+        if tables:
+            return tables.first(DataTable)
+        table = DataTable(cursor_type="row", id="profiles")
+        for label, key in (("Profile", "name"), ("Target", "target"), ("Region", "region"),
+                           ("Workspace", "workspace"), ("Last run", "last")):
+            table.add_column(label, key=key)
+        await self.mount(Vertical(Static("Saved profiles · Enter resumes", classes="section-title"),
+                                  table, Static("", id="profiles-empty"), id="saved"),
+                         before="#problem")
+        return table
 
     def reload(self) -> None:
         self.load_profiles()
@@ -62,10 +76,12 @@ class StartScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, group="profiles", exit_on_error=False)
     def load_profiles(self) -> None:
+        from tui.messages import ProfilesListed
+
         self.post_message(ProfilesListed(self.app.backend.saved_profiles()))
 
-    def on_profiles_listed(self, message: ProfilesListed) -> None:
-        table = self.query_one("#profiles", DataTable)
+    async def on_profiles_listed(self, message: ProfilesListed) -> None:
+        table = await self.profiles_table()
         table.clear()
         now = self.app.clock.now()
         for row in message.profiles:
@@ -90,8 +106,9 @@ class StartScreen(BaseScreen):
         self.app.open_profile(str(event.row_key.value))
 
     def action_resume(self) -> None:
-        table = self.query_one("#profiles", DataTable)
-        if table.row_count:
+        tables = self.query("#profiles")
+        table = tables.first() if tables else None
+        if table is not None and table.row_count:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
             self.app.open_profile(str(key))
 
