@@ -339,3 +339,9 @@ async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 1
         if time.monotonic() > end:
             raise AssertionError("timed out waiting for the app")
         await pilot.pause(0.05)
+
+
+async def started(pilot: Any) -> None:
+    """The app pushes its start screen just after Textual's start-up (tui/app.py): wait for it, so
+    that the screens a test pushes go above it."""
+    await wait_for(pilot, lambda: any(type(s).__name__ == "StartScreen" for s in pilot.app.screen_stack))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakeazure._prices import FakePrices
-from tests.tui.conftest import ScriptedBackend, make_profile, scripted_submitter, wait_for
+from tests.tui.conftest import ScriptedBackend, make_profile, scripted_submitter, started, wait_for
 from tui.app import AmlBatchApp
 
 
@@ -50,6 +50,7 @@ async def test_the_job_view_says_what_the_run_would_have_cost_on_azure(
         app = AmlBatchApp(remember_theme=False, start_dir=amlbatch_home,
                           backend=ScriptedBackend(submitter=scripted_submitter()))
         async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
             screen = JobScreen(profile)
             await app.push_screen(screen)
             await pilot.press("ctrl+s")

@@ -10,7 +10,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, Log
 
 from tests.tui.conftest import (ScriptedBackend, make_profile, scripted_runner, scripted_submitter,
-                                wait_for)
+                                started, wait_for)
 from tui.app import AmlBatchApp
 
 
@@ -219,6 +219,7 @@ async def test_cancel_a_run_then_retry(amlbatch_home: Path) -> None:
     backend = ScriptedBackend(runner=scripted_runner(done=3, block=True))
     app = AmlBatchApp(remember_theme=False, backend=backend)
     async with app.run_test(size=(100, 32)) as pilot:
+        await started(pilot)
         screen = RunScreen(profile)
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.query_one("#steps").running == ["upload"])
@@ -246,6 +247,7 @@ async def test_failure_shows_what_to_fix_and_retry_reruns(amlbatch_home: Path) -
     backend = ScriptedBackend(runner=scripted_runner(fail_at="compute"))
     app = AmlBatchApp(remember_theme=False, backend=backend)
     async with app.run_test(size=(100, 32)) as pilot:
+        await started(pilot)
         screen = RunScreen(profile)
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.state == "failed")
@@ -268,6 +270,7 @@ async def test_second_run_of_a_locked_profile_is_refused(amlbatch_home: Path) ->
     profile = make_profile(amlbatch_home, "locked")
     app = AmlBatchApp(remember_theme=False)
     async with app.run_test(size=(100, 32)) as pilot:
+        await started(pilot)
         with profile_lock(profile):
             screen = RunScreen(profile)
             await app.push_screen(screen)
@@ -295,6 +298,7 @@ async def test_log_flood_is_batched_and_bounded(amlbatch_home: Path) -> None:
     profile = make_profile(amlbatch_home, "flood", save=False)
     app = AmlBatchApp(remember_theme=False, backend=ScriptedBackend(runner=flood))
     async with app.run_test(size=(100, 32)) as pilot:
+        await started(pilot)
         screen = RunScreen(profile)
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.state == "succeeded", timeout=30)
@@ -343,6 +347,7 @@ async def test_submit_cancel_and_results(amlbatch_home: Path) -> None:
                               previewer=lambda p, j, n: fake_preview())
     app = AmlBatchApp(remember_theme=False, start_dir=amlbatch_home, backend=backend)
     async with app.run_test(size=(100, 32)) as pilot:
+        await started(pilot)
         screen = JobScreen(profile)
         await app.push_screen(screen)
         # a local input that does not exist is refused before anything is submitted

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
-from tests.tui.conftest import ScriptedBackend, make_profile, scripted_runner, wait_for
+from tests.tui.conftest import ScriptedBackend, make_profile, scripted_runner, started, wait_for
 from tui.app import AmlBatchApp
 from tui.screens.jobs import short_path, short_paths
 
@@ -18,6 +18,7 @@ async def test_the_run_screen_shows_a_cut_detail_in_full_below_the_table(amlbatc
 
     app = AmlBatchApp(remember_theme=False, backend=ScriptedBackend(runner=scripted_runner(fail_at="compute")))
     async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
         screen = RunScreen(make_profile(amlbatch_home, "snap", save=False))
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.state == "failed")
@@ -56,6 +57,7 @@ async def test_the_teardown_screen_wraps_what_happens_and_shows_a_cut_row_in_ful
     run.provision(profile, lambda e: None)
     app = AmlBatchApp(remember_theme=False)
     async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
         screen = TeardownScreen(profile)
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.query_one("#td-confirm").display)

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Select
 
 from engine import jobs
 from engine.profile import load
-from tests.tui.conftest import make_profile, wait_for
+from tests.tui.conftest import make_profile, started, wait_for
 from tui.app import AmlBatchApp
 from tui.cli import main
 
@@ -67,6 +67,7 @@ async def test_results_screen_labels_and_plots_the_scorers_own_columns(words_pro
     assert main(["--profile", "words", "--yes"]) == 0
     app = AmlBatchApp(remember_theme=False, start_dir=Path.cwd())
     async with app.run_test(size=(120, 36)) as pilot:
+        await started(pilot)
         await app.push_screen(JobScreen(words_profile))
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.screen.state in ("done", "error"), timeout=60)

@@ -10,7 +10,7 @@ from typing import Any
 from engine import identity, run
 from engine.errors import JobsRunningError
 from engine.profile import load
-from tests.tui.conftest import ScriptedBackend, make_profile, wait_for
+from tests.tui.conftest import ScriptedBackend, make_profile, started, wait_for
 from tui.app import AmlBatchApp
 from tui.screens.teardown import TeardownScreen
 
@@ -46,6 +46,7 @@ async def test_running_jobs_are_canceled_after_a_confirmation(amlbatch_home: Pat
     backend = BusyBackend()
     app = AmlBatchApp(remember_theme=False, backend=backend)
     async with app.run_test(size=(100, 32)) as pilot:
+        await started(pilot)
         await app.push_screen(TeardownScreen(profile))
         await wait_for(pilot, lambda: confirm_shown(app))
         assert "job-1 (Running)" in str(app.screen.query_one(".dialog-text").render())
@@ -64,6 +65,7 @@ async def test_running_jobs_and_back_deletes_nothing(amlbatch_home: Path) -> Non
     backend = BusyBackend()
     app = AmlBatchApp(remember_theme=False, backend=backend)
     async with app.run_test(size=(100, 32)) as pilot:
+        await started(pilot)
         start = screen_name(app)
         await app.push_screen(TeardownScreen(profile))
         await wait_for(pilot, lambda: screen_name(app) == "Confirm")
@@ -82,6 +84,7 @@ async def test_a_copied_profile_gets_its_own_id_from_the_teardown_screen(amlbatc
     assert copy.id == identity.id_in_file(original.path)
     app = AmlBatchApp(remember_theme=False, backend=ScriptedBackend())
     async with app.run_test(size=(100, 32)) as pilot:
+        await started(pilot)
         await app.push_screen(TeardownScreen(copy))
         await wait_for(pilot, lambda: confirm_shown(app))
         assert "--new-id" in str(app.screen.query_one(".dialog-text").render())

@@ -10,7 +10,7 @@ import requests
 from textual.widgets import Log
 
 from engine.profile import load
-from tests.tui.conftest import make_profile, wait_for
+from tests.tui.conftest import make_profile, started, wait_for
 from tui.app import AmlBatchApp
 from tui.cli import main
 
@@ -22,6 +22,7 @@ async def test_serve_from_the_finish_screen_answers_until_the_app_exits(amlbatch
     assert main(["--profile", "served", "--yes"]) == 0
     app = AmlBatchApp(remember_theme=False, start_dir=Path.cwd())
     async with app.run_test(size=(120, 36)) as pilot:
+        await started(pilot)
         screen = FinishScreen(load("served"), {})
         await app.push_screen(screen)
         await pilot.press("v")
@@ -42,6 +43,7 @@ async def test_an_azure_profile_offers_no_local_service(amlbatch_home: Path) -> 
     profile = make_profile(amlbatch_home, "cloudy", target="azure", save=False)
     app = AmlBatchApp(remember_theme=False, start_dir=Path.cwd())
     async with app.run_test(size=(120, 36)) as pilot:
+        await started(pilot)
         screen = FinishScreen(profile, {})
         await app.push_screen(screen)
         await pilot.press("v")

@@ -24,7 +24,7 @@ from textual.widgets import Input
 
 import themes
 from tests.tui.conftest import (FakeClock, FakeCloud, ScriptedBackend, fake_preview, make_profile,
-                                scripted_runner, scripted_submitter, wait_for)
+                                scripted_runner, scripted_submitter, started, wait_for)
 from tui.app import AmlBatchApp
 from tui.backend import Backend
 
@@ -71,12 +71,6 @@ def snap_compare(snapshot: Any, size: tuple[int, int]) -> Callable[..., bool]:
 
 def make_app(theme: str, home: Path, backend: Backend | None = None) -> AmlBatchApp:
     return AmlBatchApp(remember_theme=False, theme=theme, clock=FakeClock(), start_dir=home, backend=backend)
-
-
-async def started(pilot: Any) -> None:
-    """The start screen is pushed just after Textual's start-up: wait for it, so that the screens
-    a test pushes go above it."""
-    await wait_for(pilot, lambda: any(type(s).__name__ == "StartScreen" for s in pilot.app.screen_stack))
 
 
 async def steady(pilot: Any) -> None:

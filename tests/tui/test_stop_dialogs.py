@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from tests.tui.conftest import ScriptedBackend, make_profile, scripted_runner, scripted_submitter, wait_for
+from tests.tui.conftest import ScriptedBackend, make_profile, scripted_runner, scripted_submitter, started, wait_for
 from tui.app import AmlBatchApp
 
 
@@ -23,6 +23,7 @@ async def test_stop_the_run_closes_when_the_run_ends(amlbatch_home: Path) -> Non
     gate = threading.Event()
     app = AmlBatchApp(remember_theme=False, backend=ScriptedBackend(runner=_gated(scripted_runner(), gate)))
     async with app.run_test(size=(100, 32)) as pilot:
+        await started(pilot)
         screen = RunScreen(make_profile(amlbatch_home, "dialog"))
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.state == "running")
@@ -41,6 +42,7 @@ async def test_cancel_job_dialog_closes_when_the_job_ends_and_says_what_the_log_
     app = AmlBatchApp(remember_theme=False, start_dir=amlbatch_home,
                       backend=ScriptedBackend(submitter=_gated(scripted_submitter(), gate)))
     async with app.run_test(size=(100, 32)) as pilot:
+        await started(pilot)
         screen = JobScreen(make_profile(amlbatch_home, "jobs", save=False))
         await app.push_screen(screen)
         await pilot.press("ctrl+s")
@@ -68,6 +70,7 @@ async def test_a_job_that_scored_no_row_while_files_failed_shows_an_error(amlbat
 
     app = AmlBatchApp(remember_theme=False, start_dir=amlbatch_home, backend=ScriptedBackend(submitter=submit))
     async with app.run_test(size=(100, 32)) as pilot:
+        await started(pilot)
         screen = JobScreen(make_profile(amlbatch_home, "jobs", save=False))
         await app.push_screen(screen)
         await pilot.press("ctrl+s")
