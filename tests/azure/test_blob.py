@@ -5,6 +5,8 @@ fake cloud; blob traffic goes to Azurite through the target's test hook."""
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 
 import pytest
@@ -126,3 +128,32 @@ def test_upload_can_be_canceled_and_resumes(cloud, azurite, tmp_path, names):
     assert summary.outcome == "succeeded"
     names_up = [b.name for b in key_client(azurite).get_container_client(names[0]).list_blobs()]
     assert len(names_up) == 6
+
+
+def test_a_wide_upload_keeps_every_connection_open(azurite, tmp_path, names, caplog):
+    """All the upload's calls in flight at once reuse their connections: none is dropped after one
+    call for want of room in the client's pool (with Azure each drop is a new TLS handshake)."""
+    from engine.targets.azure.session import UPLOAD_THREADS, Session
+
+    profile = blob_profile(tmp_path, names)
+    data = tmp_path / "wide"
+    data.mkdir()
+    for i in range(3 * UPLOAD_THREADS):
+        (data / f"f{i:03d}.csv").write_text(f"id,value\n{i},{i}\n")
+    todo = [(p, f"wide/{p.name}", p.stat().st_size) for p in sorted(data.iterdir())]
+    key_client(azurite).create_container(names[0])
+
+    class Never:
+        canceled = False
+
+    def round_trip(request) -> None:
+        time.sleep(0.05)  # Azure's latency: every upload thread has a call in flight at once
+
+    session = Session(profile, lambda event: None, credential=StaticToken(), blob_endpoint=azurite.url,
+                      blob_verify=azurite.ca_file, blob_options={"raw_request_hook": round_trip})
+    caplog.set_level(logging.WARNING, logger="urllib3.connectionpool")
+    session.upload_files(azurite.account, names[0], todo, Never(), lambda done, total: None)
+
+    uploaded = key_client(azurite).get_container_client(names[0]).list_blobs(name_starts_with="wide/")
+    assert len(list(uploaded)) == len(todo)
+    assert not [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()]

@@ -66,6 +66,7 @@ class DataAccessRefused(StepError):
                          "you may assign roles; otherwise its plan shows the az line to ask an administrator for)")
 
 
+CONNECTIONS = 32  # kept open to the account: the upload's calls at once (UPLOAD_THREADS, 2 each)
 GRACE_RETRIES = 30  # 403s retried while a role granted in this run propagates
 GRACE_WAIT = 10.0  # seconds between them (scaled by _lro.CLOCK.scale)
 
@@ -86,10 +87,18 @@ class Blobs:
         self.grace_until = 0.0  # time.monotonic() until which a 403 may be a role still propagating
 
     def _kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"retry_total": 3}
-        if self.verify is not None:
-            kwargs["connection_verify"] = self.verify
-        return {**kwargs, **self.options}
+        import requests
+        from azure.core.pipeline.transport import RequestsTransport
+
+        # requests keeps 10 connections per host by default: the upload makes more calls at once,
+        # and a connection beyond the pool would be dropped after one call (a new TLS handshake each)
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=CONNECTIONS)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        connection = {"connection_verify": self.verify} if self.verify is not None else {}
+        transport = RequestsTransport(session=session, **connection)  # a given transport takes its own settings
+        return {"retry_total": 3, "transport": transport, **connection, **self.options}
 
     def service(self) -> Any:
         from azure.storage.blob import BlobServiceClient
