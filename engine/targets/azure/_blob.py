@@ -89,11 +89,14 @@ class Blobs:
     def _kwargs(self) -> dict[str, Any]:
         import requests
         from azure.core.pipeline.transport import RequestsTransport
+        from urllib3.util import Retry
 
         # requests keeps 10 connections per host by default: the upload makes more calls at once,
         # and a connection beyond the pool would be dropped after one call (a new TLS handshake each)
         session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=CONNECTIONS)
+        # retries are azure-core's (its retry policy, which knows storage's rules), never urllib3's
+        no_retries = Retry(total=False, redirect=False)
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=CONNECTIONS, max_retries=no_retries)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         connection = {"connection_verify": self.verify} if self.verify is not None else {}
