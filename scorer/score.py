@@ -168,7 +168,7 @@ def _matrix(table: pa.Table, names: list[str]) -> np.ndarray:
     X = batches[0].to_tensor(null_to_nan=True).to_numpy() if batches else np.empty((0, len(names)))
     if not np.isfinite(X).all():
         row, col = (int(i) for i in np.argwhere(~np.isfinite(X))[0])
-        if table.column(col).null_count and not table.column(col)[row].is_valid:
+        if not table.column(col)[row].is_valid:
             raise ValueError(f"missing value in column {names[col]}, data row {row + 1}")
         raise ValueError(f"non-finite value in data row {row + 1}")
     return X
