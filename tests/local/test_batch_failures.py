@@ -14,7 +14,7 @@ import pytest
 import scorer
 from engine.batch import BatchSettings
 from scorer.sample_data import write_sample_files
-from tests.local.test_batchrun import ECHO, Job, echo_files, expected_echo, write_script
+from tests.local.test_batchrun import ECHO, Job, echo_files, echo_hanging_on, expected_echo, write_script
 
 
 @pytest.fixture
@@ -132,16 +132,7 @@ def run(mini_batch):
 
 
 def test_mini_batch_that_times_out_is_retried_then_failed_without_hanging(job: Job, tmp_path: Path) -> None:
-    folder = write_script(tmp_path / "s", ECHO + """
-import time
-
-_echo = run
-
-def run(mini_batch):
-    if any(p.endswith("f-01.csv") for p in mini_batch):
-        time.sleep(60)
-    return _echo(mini_batch)
-""")
+    folder = write_script(tmp_path / "s", echo_hanging_on("f-01.csv"))
     files = echo_files(tmp_path / "data", 4)
     started = time.monotonic()
     result = job(files, folder, BatchSettings(mini_batch_size=1, timeout=0.8, max_retries=1))

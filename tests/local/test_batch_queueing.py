@@ -16,7 +16,7 @@ from engine.batch import output as batch_output
 from engine.batch import scheduling
 from engine.batch.output import _Output
 from engine.batch.scheduling import MAX_AHEAD, _Job
-from tests.local.test_batchrun import ECHO, Job, echo_files, expected_echo, job, write_script  # noqa: F401
+from tests.local.test_batchrun import ECHO, Job, echo_files, echo_hanging_on, expected_echo, job, write_script  # noqa: F401
 from tests.local.test_upload_scale import _Pipe
 
 def fake_job(tmp_path: Path, files: int, workers: int = 2) -> _Job:
@@ -121,16 +121,7 @@ def test_a_mini_batch_that_hangs_among_fast_ones_is_the_one_that_times_out(job: 
     """Workers have many mini-batches queued and the parent naps between batches of replies: the
     time-out still names the mini-batch that hung, the ones queued behind it are run by a new
     worker without counting as failed attempts, and no row is lost or doubled."""
-    folder = write_script(tmp_path / "s", ECHO + """
-import time
-
-_echo = run
-
-def run(mini_batch):
-    if any(p.endswith("f-300.csv") for p in mini_batch):
-        time.sleep(60)
-    return _echo(mini_batch)
-""")
+    folder = write_script(tmp_path / "s", echo_hanging_on("f-300.csv"))
     files = echo_files(tmp_path / "data", 600, rows=1)
     started = time.monotonic()
     result = job(files, folder, BatchSettings(mini_batch_size=1, timeout=1.0, max_retries=0,

@@ -38,6 +38,20 @@ def run(mini_batch):
 """
 
 
+def echo_hanging_on(name: str) -> str:
+    """ECHO, except that a mini-batch with the file `name` hangs for a minute."""
+    return ECHO + f"""
+import time
+
+_echo = run
+
+def run(mini_batch):
+    if any(p.endswith("{name}") for p in mini_batch):
+        time.sleep(60)
+    return _echo(mini_batch)
+"""
+
+
 def write_script(folder: Path, source: str, name: str = "score.py") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_text(textwrap.dedent(source))
